@@ -1,0 +1,86 @@
+# Helpline assistant: `make run` and `make test` are all a newcomer needs.
+# Targets are incremental: nothing is reinstalled or retrained unless its inputs changed.
+
+PYTHON ?= python3.10
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+INSTALLED := $(VENV)/.installed
+SPACY_MODEL := build/spacy_es/meta.json
+MODEL_STAMP := models/.trained
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
+	$(wildcard components/*.py) $(SPACY_MODEL)
+
+.PHONY: install train run test lint unit validate conversations nlu-gate integration browser \
+	bench triage agent clean browser-deps
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Falta $(PYTHON) en el PATH (Rasa 3.6 necesita Python 3.10)." >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+$(SPACY_MODEL): $(INSTALLED) components/build_spacy.py
+	$(PY) -m components.build_spacy
+
+train: $(MODEL_STAMP)
+
+$(MODEL_STAMP): $(INSTALLED) $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name asistente --out models
+	touch $@
+
+run: $(MODEL_STAMP)
+	$(PY) -m stack
+
+triage: $(INSTALLED)
+	@ls models/*.tar.gz >/dev/null 2>&1 || $(MAKE) --no-print-directory train >&2
+	@$(PY) -m triage.cli
+
+# --- tests -----------------------------------------------------------------------------
+test: lint unit validate conversations nlu-gate integration browser
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+unit: $(INSTALLED) $(SPACY_MODEL)
+	$(VENV)/bin/pytest -q -m "not integration and not browser"
+
+validate: $(INSTALLED)
+	$(PY) -m tests.tools.validate_data
+
+conversations: $(MODEL_STAMP)
+	$(RASA) test core --stories tests/test_stories.yml --model models/asistente.tar.gz \
+		--out results/core --fail-on-prediction-errors
+
+nlu-gate: $(MODEL_STAMP)
+	$(PY) -m tests.tools.nlu_gate --model models/asistente.tar.gz --out results/nlu
+
+integration: $(MODEL_STAMP)
+	$(VENV)/bin/pytest -q -m "integration and not browser"
+
+browser-deps:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		echo "Instalando chromium y chromium-driver de Debian (pruebas de navegador)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+browser: $(MODEL_STAMP) browser-deps
+	$(VENV)/bin/pytest -q -m browser
+
+bench: $(MODEL_STAMP)
+	$(PY) -m bench
+
+agent: $(INSTALLED)
+	$(PY) -m console.manage create-agent --username "$(NAME)" --role "$(or $(ROLE),specialist)"
+
+clean:
+	rm -rf build models/*.tar.gz $(MODEL_STAMP) results .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Custom actions of the helpline assistant (run with `rasa run actions`)."""

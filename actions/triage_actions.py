@@ -1,0 +1,73 @@
+"""The ``nivel`` slot, the emergency form and the risk screening result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation_state import level_of_parse, screening_answers, screening_result
+
+
+class ActionNivelTriage(Action):
+    """Custom slot mapping: run by Rasa on every user message to set ``nivel``.
+
+    The NLU adds its reading (with the 'more dangerous reading wins' rule) to the parse data;
+    button payloads skip the NLU, so their level comes from the intent's entry in triage.yml.
+    """
+
+    def name(self) -> str:
+        return "action_nivel_triage"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return [SlotSet("nivel", level_of_parse(tracker.latest_message))]
+
+
+class ValidateFormularioEmergencia(FormValidationAction):
+    """One question at a time; if she cannot write safely, ask nothing more."""
+
+    def name(self) -> str:
+        return "validate_formulario_emergencia"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("puede_escribir") is False:
+            return [slot for slot in domain_slots if slot != "ubicacion"]
+        return domain_slots
+
+    def validate_ubicacion(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        return {"ubicacion": text[:120] if text else None}
+
+
+RESULT_RESPONSES = {
+    "alto": "utter_resultado_alto",
+    "no_alto": "utter_resultado_no_alto",
+    "incompleta": "utter_resultado_incompleta",
+}
+
+
+class ActionResultadoEvaluacion(Action):
+    """Scores the five DA-5 answers and says plainly that it is not a diagnosis."""
+
+    def name(self) -> str:
+        return "action_resultado_evaluacion"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        result = screening_result(screening_answers(tracker))
+        dispatcher.utter_message(response=RESULT_RESPONSES[result])
+        return [SlotSet("resultado_evaluacion", result)]

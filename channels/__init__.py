@@ -1,0 +1,1 @@
+"""Custom Rasa channels of the helpline."""

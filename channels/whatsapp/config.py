@@ -1,0 +1,96 @@
+"""WhatsApp channel settings, read only from environment variables.
+
+Without ``WHATSAPP_ACCESS_TOKEN`` the channel runs in *sandbox* mode against the
+local simulator (``python -m simulator``), with the fixed defaults below, which the
+simulator shares. With the token set, the phone number id, app secret and verify
+token are required; a missing one stops the server at startup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rasa.shared.exceptions import RasaException
+
+SANDBOX_ACCESS_TOKEN = "sandbox-token"
+SANDBOX_PHONE_NUMBER_ID = "sandbox-phone-id"
+SANDBOX_APP_SECRET = "sandbox-secret"
+SANDBOX_VERIFY_TOKEN = "sandbox-verify"
+SANDBOX_API_URL = "http://127.0.0.1:8090/v21.0"
+GRAPH_API_URL = "https://graph.facebook.com/v21.0"
+DEFAULT_TEMPLATE_LANGUAGE = "es"
+
+REQUIRED_WITH_TOKEN = (
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+)
+
+
+class WhatsAppConfigError(RasaException):
+    """The WhatsApp environment is incomplete or invalid; the server must not start."""
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    access_token: str
+    phone_number_id: str
+    app_secret: str
+    verify_token: str
+    api_url: str
+    template_name: str | None = None
+    template_language: str = DEFAULT_TEMPLATE_LANGUAGE
+    sandbox: bool = False
+
+    def __repr__(self) -> str:  # never print secrets
+        return (
+            f"WhatsAppConfig(sandbox={self.sandbox}, api_url={self.api_url!r}, "
+            f"template={'set' if self.template_name else 'unset'})"
+        )
+
+    @classmethod
+    def sandbox_defaults(cls, api_url: str = SANDBOX_API_URL) -> WhatsAppConfig:
+        """The fixed sandbox settings (what the simulator expects)."""
+        return cls(
+            access_token=SANDBOX_ACCESS_TOKEN,
+            phone_number_id=SANDBOX_PHONE_NUMBER_ID,
+            app_secret=SANDBOX_APP_SECRET,
+            verify_token=SANDBOX_VERIFY_TOKEN,
+            api_url=api_url,
+            sandbox=True,
+        )
+
+
+def load_config(env: Mapping[str, str] | None = None) -> WhatsAppConfig:
+    """Build the settings from ``env`` (default ``os.environ``); raise on missing values."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        value = (env.get(name) or "").strip()
+        return value or None
+
+    token = get("WHATSAPP_ACCESS_TOKEN")
+    sandbox = token is None
+    if not sandbox:
+        missing = [name for name in REQUIRED_WITH_TOKEN if get(name) is None]
+        if missing:
+            raise WhatsAppConfigError(
+                "WHATSAPP_ACCESS_TOKEN is set, so the WhatsApp channel also needs "
+                + ", ".join(missing)
+                + ". Set them, or unset WHATSAPP_ACCESS_TOKEN to use the local simulator."
+            )
+    api_url = (get("WHATSAPP_API_URL") or (SANDBOX_API_URL if sandbox else GRAPH_API_URL))
+    if not api_url.startswith(("http://", "https://")):
+        raise WhatsAppConfigError("WHATSAPP_API_URL must start with http:// or https://")
+    return WhatsAppConfig(
+        access_token=token or SANDBOX_ACCESS_TOKEN,
+        phone_number_id=get("WHATSAPP_PHONE_NUMBER_ID") or SANDBOX_PHONE_NUMBER_ID,
+        app_secret=get("WHATSAPP_APP_SECRET") or SANDBOX_APP_SECRET,
+        verify_token=get("WHATSAPP_VERIFY_TOKEN") or SANDBOX_VERIFY_TOKEN,
+        api_url=api_url.rstrip("/"),
+        template_name=get("WHATSAPP_TEMPLATE_NAME"),
+        template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or DEFAULT_TEMPLATE_LANGUAGE,
+        sandbox=sandbox,
+    )

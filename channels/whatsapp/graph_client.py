@@ -1,0 +1,172 @@
+"""Client of the Graph API ``/messages`` endpoint: one pooled httpx client, bounded retries.
+
+Retries (exponential backoff with jitter) on HTTP 429, HTTP 5xx, timeouts and
+connection errors, and error codes 130429 and 131056. Never retries other errors.
+``send`` never raises for a failed send: it returns a ``SendResult``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from channels.whatsapp.config import WhatsAppConfig
+from channels.whatsapp.errors import RETRYABLE_CODES, meaning
+from channels.whatsapp.privacy import hash_id
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+READ_RECEIPT_TIMEOUT = 3.0
+_ssl_context: ssl.SSLContext | None = None
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context per process (loading the CA bundle takes tens of milliseconds)."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    message_id: str | None = None
+    http_status: int | None = None
+    error_code: int | None = None
+    attempts: int = 0
+
+
+def _error_of(response: httpx.Response) -> tuple[int | None, str | None]:
+    """(code, fbtrace_id) of a Graph error body, if it has one."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None, None
+    if not isinstance(error, dict):
+        return None, None
+    code = error.get("code")
+    return (code if isinstance(code, int) else None), error.get("fbtrace_id")
+
+
+def _message_id_of(response: httpx.Response) -> str | None:
+    try:
+        return response.json()["messages"][0]["id"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+class GraphClient:
+    def __init__(
+        self,
+        api_url: str,
+        phone_number_id: str,
+        access_token: str,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 4.0,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self.max_attempts = max(1, max_attempts)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._timeout = timeout
+        self._limits = limits
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_config(cls, config: WhatsAppConfig, **kwargs: Any) -> GraphClient:
+        return cls(config.api_url, config.phone_number_id, config.access_token, **kwargs)
+
+    def _http(self) -> httpx.AsyncClient:
+        """The shared client (a new one only if the event loop changed, e.g. in tests)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, limits=self._limits, headers=self._headers,
+                verify=shared_ssl_context(),
+            )
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and not self._client.is_closed:
+            await self._client.aclose()
+
+    def backoff(self, attempt: int) -> float:
+        """Delay after failed try number ``attempt`` (1-based): exponential, equal jitter."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    async def send(self, message: dict[str, Any], *, recipient: str = "") -> SendResult:
+        """POST one message object; retry transient failures a bounded number of times."""
+        ref = hash_id(recipient or message.get("to", ""))
+        kind = message.get("type", "?")
+        status: int | None = None
+        code: int | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = await self._http().post(self.messages_url, json=message)
+            except httpx.TransportError as exc:  # timeouts, refused connections, resets
+                status, code, reason = None, None, type(exc).__name__
+            else:
+                if response.is_success:
+                    return SendResult(True, _message_id_of(response), response.status_code,
+                                      None, attempt)
+                status = response.status_code
+                code, trace = _error_of(response)
+                if not (status == 429 or status >= 500 or code in RETRYABLE_CODES):
+                    self._log_final(status, code, trace, ref, kind)
+                    return SendResult(False, None, status, code, attempt)
+                reason = f"HTTP {status}, code {code} ({meaning(code)})"
+            if attempt < self.max_attempts:
+                delay = self.backoff(attempt)
+                logger.info("WhatsApp send to %s: %s; retry %d in %.2fs",
+                            ref, reason, attempt, delay)
+                await asyncio.sleep(delay)
+        logger.error("WhatsApp %s message to %s not sent after %d tries: %s",
+                     kind, ref, self.max_attempts, reason)
+        return SendResult(False, None, status, code, self.max_attempts)
+
+    @staticmethod
+    def _log_final(status: int, code: int | None, trace: Any, ref: str, kind: str) -> None:
+        text = (f"WhatsApp {kind} message to {ref} refused: HTTP {status}, "
+                f"code {code} ({meaning(code)}), fbtrace_id {trace}")
+        if code == 190:
+            logger.critical("OPERATOR ALERT: %s. Replace WHATSAPP_ACCESS_TOKEN; "
+                            "no message can be sent until then.", text)
+        elif code == 100:
+            logger.error("BUG: %s. The channel built an invalid message; fix the code.", text)
+        else:
+            logger.warning("%s. Not retried.", text)
+
+    async def mark_read(self, message_id: str, typing: bool = True) -> bool:
+        """Best effort: one try with a short timeout; never raises."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+        }
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
+        try:
+            response = await self._http().post(
+                self.messages_url, json=body, timeout=READ_RECEIPT_TIMEOUT
+            )
+            return response.is_success
+        except Exception:  # noqa: BLE001 - a read receipt must never break a turn
+            logger.debug("read receipt for %s not sent", hash_id(message_id), exc_info=True)
+            return False

@@ -1,0 +1,31 @@
+"""Text normalisation shared by the NLU components, the triage command and the channel."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_accents(text: str) -> str:
+    """'dónde está ñuñoa' -> 'donde esta nunoa'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def normalize(text: str) -> str:
+    """Lowercase, no accents, letters repeated 3+ times collapsed, spaces folded.
+
+    'AYUDAAAA  pleasee' -> 'ayuda pleasee'. Emojis and punctuation are kept: they carry meaning
+    and the character n-grams learn from them.
+    """
+    text = strip_accents(text.lower())
+    text = _REPEATS.sub(r"\1", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def neutralize_intent_syntax(text: str) -> str:
+    """Free text must never reach Rasa as '/intent' syntax: drop leading slashes."""
+    return text.lstrip().lstrip("/").lstrip()

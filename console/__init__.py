@@ -1,0 +1,1 @@
+"""Specialists' web console for the handoff queue (Sanic)."""

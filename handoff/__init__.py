@@ -1,0 +1,1 @@
+"""Handoff queue: tickets that pass a conversation from the bot to a specialist."""

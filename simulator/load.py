@@ -1,0 +1,121 @@
+"""Load generator for benchmarks: N signed webhooks at once, ack times, waiting for answers."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from channels.whatsapp.config import SANDBOX_APP_SECRET, SANDBOX_PHONE_NUMBER_ID
+from channels.whatsapp.graph_client import shared_ssl_context
+from simulator import webhooks as wh
+from simulator.state import SimState
+
+
+@dataclass
+class LoadResult:
+    ack_seconds: list[float] = field(default_factory=list)
+    statuses: list[int | None] = field(default_factory=list)
+    wa_ids: list[str] = field(default_factory=list)
+    wamids: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for s in self.statuses if s == 200)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ack_seconds) if self.ack_seconds else float("nan")
+
+    @property
+    def p95(self) -> float:
+        if not self.ack_seconds:
+            return float("nan")
+        ordered = sorted(self.ack_seconds)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def user_id(index: int) -> str:
+    """Distinct fake Chilean mobile numbers for simulated users."""
+    return f"5699{index:07d}"
+
+
+async def send_webhooks(
+    webhook_url: str,
+    n: int,
+    *,
+    texts: Sequence[str] = ("hola",),
+    wa_ids: Sequence[str] | None = None,
+    app_secret: str = SANDBOX_APP_SECRET,
+    phone_number_id: str = SANDBOX_PHONE_NUMBER_ID,
+    concurrency: int = 50,
+    timeout: float = 10.0,
+) -> LoadResult:
+    """Post ``n`` signed text webhooks concurrently (one per user unless ``wa_ids`` repeats);
+    measure each acknowledgement time."""
+    users = list(wa_ids) if wa_ids else [user_id(i) for i in range(n)]
+    result = LoadResult()
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def one(client: httpx.AsyncClient, index: int) -> None:
+        wa_id = users[index % len(users)]
+        message = wh.text_message(wa_id, texts[index % len(texts)])
+        body = wh.encode(wh.update(messages=[message], phone_number_id=phone_number_id))
+        headers = {"Content-Type": "application/json",
+                   wh.SIGNATURE_HEADER: wh.sign(body, app_secret)}
+        async with semaphore:
+            start = time.perf_counter()
+            try:
+                response = await client.post(webhook_url, content=body, headers=headers)
+                status: int | None = response.status_code
+            except httpx.HTTPError:
+                status = None
+            elapsed = time.perf_counter() - start
+        result.ack_seconds.append(elapsed)
+        result.statuses.append(status)
+        result.wa_ids.append(wa_id)
+        result.wamids.append(message["id"])
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=timeout, limits=limits,
+                                 verify=shared_ssl_context()) as client:
+        await asyncio.gather(*(one(client, i) for i in range(n)))
+    result.wall_seconds = time.perf_counter() - started
+    return result
+
+
+async def wait_for_reply(simulator_url: str, wa_id: str, *, after: int = 0, count: int = 1,
+                         timeout: float = 10.0, interval: float = 0.05) -> list[dict[str, Any]]:
+    """Poll the simulator until ``count`` bot messages to ``wa_id`` newer than ``after``
+    (a ``seq``) arrived; return them. Raises TimeoutError."""
+    deadline = time.monotonic() + timeout
+    url = f"{simulator_url.rstrip('/')}/_sim/conversations/{wa_id}"
+    async with httpx.AsyncClient(timeout=timeout, verify=shared_ssl_context()) as client:
+        while True:
+            events = (await client.get(url, params={"after": after})).json()["events"]
+            replies = [e for e in events if e["direction"] == "out"]
+            if len(replies) >= count:
+                return replies
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no reply to {wa_id} within {timeout}s")
+            await asyncio.sleep(interval)
+
+
+async def wait_for_outbound(state: SimState, wa_id: str | None = None, *, after: int = 0,
+                            count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Same as ``wait_for_reply`` for a simulator in this process (reads its state)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        replies = [e for e in state.outbound(wa_id) if e["seq"] > after]
+        if len(replies) >= count:
+            return replies
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(replies)} of {count} bot messages within {timeout}s")
+        await asyncio.sleep(0.01)

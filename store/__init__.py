@@ -1,0 +1,1 @@
+"""Shared SQL storage helpers for our own tables (handoff queue, channel bookkeeping)."""

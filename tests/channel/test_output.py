@@ -1,0 +1,169 @@
+"""The output channel against the simulator, which checks every message like Meta does."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from channel_helpers import fast_graph
+
+from channels.whatsapp.config import WhatsAppConfig
+from channels.whatsapp.output import WhatsAppOutput
+from channels.whatsapp.payloads import verify_payload
+from channels.whatsapp.window import WINDOW_SECONDS, record_user_message
+from simulator.serving import RunningSimulator
+from simulator.state import Fault
+
+USER = "56911112222"
+
+
+def output_for(config: WhatsAppConfig, **changes: object) -> WhatsAppOutput:
+    config = WhatsAppConfig(**{**config.__dict__, **changes})
+    return WhatsAppOutput(config, fast_graph(config))
+
+
+@pytest.fixture
+def output(config: WhatsAppConfig) -> WhatsAppOutput:
+    record_user_message(USER)  # the user wrote just now: the window is open
+    return output_for(config)
+
+
+def sent(sim: RunningSimulator) -> list[dict]:
+    return [e["message"] for e in sim.state.outbound(USER)]
+
+
+def refused(sim: RunningSimulator) -> list[dict]:
+    return [c for c in sim.state.api_calls if c["status"] != 200]
+
+
+async def test_text(sim, output) -> None:
+    await output.send_response(USER, {"text": "Hola, estoy aquí para ayudarte."})
+    assert sent(sim) == [{"messaging_product": "whatsapp", "recipient_type": "individual",
+                          "to": USER, "type": "text",
+                          "text": {"body": "Hola, estoy aquí para ayudarte."}}]
+
+
+async def test_long_text_is_split(sim, output) -> None:
+    text = "\n\n".join(f"Párrafo {i}. " + "palabra " * 300 for i in range(8))
+    await output.send_text_message(USER, text)
+    bodies = [m["text"]["body"] for m in sent(sim)]
+    assert len(bodies) > 1 and all(len(b) <= 4096 for b in bodies)
+    assert " ".join(bodies).split() == text.split()
+    assert not refused(sim)
+
+
+async def test_three_buttons(sim, output) -> None:
+    buttons = [{"title": "Sí, estoy a salvo", "payload": "/afirmar"},
+               {"title": "No, necesito ayuda urgente ahora", "payload": "/negar"},
+               {"title": "Hablar con una persona", "payload": '/pedir_humano{"via":"boton"}'}]
+    await output.send_response(USER, {"text": "¿Estás a salvo?", "buttons": buttons})
+    message = sent(sim)[0]
+    assert not refused(sim)
+    interactive = message["interactive"]
+    assert interactive["type"] == "button" and interactive["body"]["text"] == "¿Estás a salvo?"
+    replies = [b["reply"] for b in interactive["action"]["buttons"]]
+    assert [r["title"] for r in replies] == ["Sí, estoy a salvo", "No, necesito ayuda…",
+                                             "Hablar con una…"]
+    assert [verify_payload(r["id"], USER, "sandbox-secret") for r in replies] == [
+        b["payload"] for b in buttons]
+    assert all(verify_payload(r["id"], "56900000000", "sandbox-secret") is None for r in replies)
+
+
+@pytest.mark.parametrize("count", [4, 10])
+async def test_four_to_ten_buttons_become_a_list(sim, output, count) -> None:
+    buttons = [{"title": f"Región número {i} de Chile continental", "payload": f"/region{{\"n\":{i}}}"}
+               for i in range(count)]
+    await output.send_text_with_buttons(USER, "¿Dónde vives?", buttons)
+    assert not refused(sim)
+    interactive = sent(sim)[0]["interactive"]
+    assert interactive["type"] == "list"
+    assert interactive["action"]["button"] == "Ver opciones"
+    rows = interactive["action"]["sections"][0]["rows"]
+    assert len(rows) == count
+    assert all(len(r["title"]) <= 24 and len(r["description"]) <= 72 for r in rows)
+    assert rows[0]["description"] == "Región número 0 de Chile continental"
+    assert verify_payload(rows[3]["id"], USER, "sandbox-secret") == '/region{"n":3}'
+
+
+async def test_more_than_ten_buttons_become_numbered_text(sim, output) -> None:
+    buttons = [{"title": f"Opción {i}", "payload": f"/o{i}"} for i in range(12)]
+    await output.send_text_with_buttons(USER, "Elige:", buttons)
+    body = sent(sim)[0]["text"]["body"]
+    assert body.startswith("Elige:") and "1. Opción 0" in body and "12. Opción 11" in body
+
+
+async def test_long_body_with_buttons_is_sent_as_text_first(sim, output) -> None:
+    text = "Información importante. " * 60
+    await output.send_text_with_buttons(USER, text, [{"title": "Entendido", "payload": "/ok"}])
+    first, second = sent(sim)
+    assert first["type"] == "text" and second["type"] == "interactive"
+    assert second["interactive"]["body"]["text"] == "Elige una opción:"
+
+
+async def test_too_long_payload_falls_back_to_title(sim, output, caplog) -> None:
+    await output.send_text_with_buttons(USER, "¿?", [{"title": "Sí", "payload": "/" + "x" * 300}])
+    reply = sent(sim)[0]["interactive"]["action"]["buttons"][0]["reply"]
+    assert verify_payload(reply["id"], USER, "sandbox-secret") is None
+    assert "too long to sign" in caplog.text
+
+
+async def test_image(sim, output) -> None:
+    await output.send_response(USER, {"image": "https://example.org/mapa.png"})
+    assert sent(sim)[0]["image"] == {"link": "https://example.org/mapa.png"}
+
+
+async def test_custom_json_template_passes_through_with_signed_quick_replies(sim, output) -> None:
+    template = {"type": "template", "template": {
+        "name": "retomar", "language": {"code": "es"},
+        "components": [{"type": "button", "sub_type": "quick_reply", "index": "0",
+                        "parameters": [{"type": "payload", "payload": "/retomar"}]}]}}
+    await output.send_response(USER, {"custom": template})
+    message = sent(sim)[0]
+    assert message["type"] == "template" and message["template"]["name"] == "retomar"
+    payload = message["template"]["components"][0]["parameters"][0]["payload"]
+    assert verify_payload(payload, USER, "sandbox-secret") == "/retomar"
+
+
+async def test_custom_json_without_type_is_not_sent(sim, output, caplog) -> None:
+    await output.send_custom_json(USER, {"foo": "bar"})
+    assert sent(sim) == [] and "no WhatsApp message type" in caplog.text
+
+
+async def test_failed_send_never_raises(sim, output) -> None:
+    sim.state.add_faults(Fault(http_status=400, code=131026), 1)
+    await output.send_text_message(USER, "hola")  # no exception
+    broken = WhatsAppOutput(output.config, None)  # type: ignore[arg-type]
+    await broken.send_text_message(USER, "hola")
+
+
+async def test_window_closed_without_template_refuses(sim, config, caplog) -> None:
+    record_user_message(USER, time.time() - WINDOW_SECONDS - 60)
+    with caplog.at_level(logging.WARNING):
+        await output_for(config).send_text_message(USER, "¿Sigues ahí?")
+    assert sim.state.api_calls == []
+    assert "NOT SENT" in caplog.text and "WHATSAPP_TEMPLATE_NAME" in caplog.text
+    assert USER not in caplog.text and "Sigues" not in caplog.text
+
+
+async def test_never_wrote_counts_as_closed(sim, config) -> None:
+    await output_for(config).send_text_message(USER, "hola")
+    assert sim.state.api_calls == []
+
+
+async def test_window_closed_with_template_sends_it_once(sim, config) -> None:
+    record_user_message(USER, time.time() - WINDOW_SECONDS - 60)
+    output = output_for(config, template_name="retomar_conversacion")
+    await output.send_text_message(USER, "Hola de nuevo")
+    await output.send_text_with_buttons(USER, "¿Seguimos?", [{"title": "Sí", "payload": "/s"}])
+    messages = sent(sim)
+    assert len(messages) == 1
+    assert messages[0]["template"] == {"name": "retomar_conversacion",
+                                       "language": {"code": "es"}}
+
+
+async def test_templates_are_allowed_outside_the_window(sim, config) -> None:
+    record_user_message(USER, time.time() - 3 * WINDOW_SECONDS)
+    await output_for(config).send_custom_json(
+        USER, {"type": "template", "template": {"name": "t", "language": {"code": "es"}}})
+    assert len(sent(sim)) == 1

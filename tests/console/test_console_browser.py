@@ -1,0 +1,85 @@
+"""The console in a real browser (headless Chromium): login, live queue, emergency banner."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from conftest import PASSWORD, FakeRasa, RunningConsole, make_agent
+
+from console.app import create_app
+from console.config import Settings
+from handoff.priority import EMERGENCY, RISK
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture
+def driver():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("needs Debian chromium and chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_experimental_option(  # a phone screen
+        "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}})
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield browser
+    browser.quit()
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in the browser")
+
+
+def test_login_queue_emergency_claim_reply(driver, queue, fake_rasa: FakeRasa) -> None:
+    from selenium.webdriver.common.by import By
+
+    settings = Settings(rasa_url=fake_rasa.url, rasa_token="rasa-secret-token", poll_seconds=1,
+                        use_channel_window=False)
+    console = RunningConsole(create_app(queue=queue, settings=settings), queue).start()
+    try:
+        make_agent(queue, "ana")
+        waiting = queue.open_ticket("56900000001", "risk", RISK, "violencia_psicologica")
+        driver.get(f"{console.url}/")
+        assert driver.current_url.endswith("/login")
+        driver.find_element(By.ID, "username").send_keys("ana")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login-submit").click()
+        wait_until(lambda: driver.find_elements(By.ID, f"ticket-{waiting.id}"))
+        banner = driver.find_element(By.ID, "emergency-banner")
+        assert not banner.is_displayed()
+
+        urgent = queue.open_ticket("56900000002", "emergency", EMERGENCY, "emergencia_ahora")
+        wait_until(lambda: banner.is_displayed())
+        assert "EMERGENCIA" in driver.title
+        wait_until(lambda: driver.find_elements(By.ID, f"ticket-{urgent.id}"))
+        items = driver.find_elements(By.CSS_SELECTOR, "#waiting-list li.ticket")
+        assert items[0].get_attribute("id") == f"ticket-{urgent.id}"
+
+        driver.find_element(By.ID, f"claim-{urgent.id}").click()
+        wait_until(lambda: driver.find_elements(By.ID, "reply-form"))
+        driver.find_element(By.ID, "reply-text").send_keys("Estoy aquí contigo.")
+        driver.find_element(By.ID, "reply-submit").click()
+        wait_until(lambda: "msg=sent" in driver.current_url)
+        assert "Mensaje enviado." in driver.find_element(By.ID, "flash").text
+        assert fake_rasa.posted[-1]["body"]["text"] == "Estoy aquí contigo."
+        wait_until(lambda: not driver.find_element(By.ID, "emergency-banner").is_displayed())
+        inner, scroll = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert inner <= 400 and scroll <= inner  # no horizontal scrolling on a phone
+    finally:
+        console.stop()
