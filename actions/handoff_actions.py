@@ -42,7 +42,7 @@ def _screening(tracker: Tracker) -> dict[str, Any] | None:
     result = tracker.get_slot("resultado_evaluacion")
     if result is None:
         return None
-    return {"respuestas": screening_answers(tracker), "resultado": result}
+    return {"answers": screening_answers(tracker), "result": result}
 
 
 def open_or_update_ticket(tracker: Tracker, level: str | None = None):

@@ -23,7 +23,9 @@ from channels.whatsapp.privacy import hash_id
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# At most this many requests in flight: beyond the pool's size, httpcore spends CPU
+# (quadratically) re-checking queued requests, which delays the webhook's answers.
+MAX_IN_FLIGHT = 24
 READ_RECEIPT_TIMEOUT = 3.0
 _ssl_context: ssl.SSLContext | None = None
 
@@ -75,7 +77,7 @@ class GraphClient:
         base_delay: float = 0.5,
         max_delay: float = 4.0,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        limits: httpx.Limits = DEFAULT_LIMITS,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.messages_url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}"}
@@ -83,9 +85,10 @@ class GraphClient:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._timeout = timeout
-        self._limits = limits
+        self._max_in_flight = max(1, max_in_flight)
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     @classmethod
     def from_config(cls, config: WhatsAppConfig, **kwargs: Any) -> GraphClient:
@@ -95,12 +98,21 @@ class GraphClient:
         """The shared client (a new one only if the event loop changed, e.g. in tests)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._client.is_closed or self._client_loop is not loop:
+            limits = httpx.Limits(max_connections=self._max_in_flight,
+                                  max_keepalive_connections=self._max_in_flight)
             self._client = httpx.AsyncClient(
-                timeout=self._timeout, limits=self._limits, headers=self._headers,
+                timeout=self._timeout, limits=limits, headers=self._headers,
                 verify=shared_ssl_context(),
             )
             self._client_loop = loop
+            self._slots = asyncio.Semaphore(self._max_in_flight)
         return self._client
+
+    async def _post(self, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        client = self._http()
+        assert self._slots is not None
+        async with self._slots:
+            return await client.post(self.messages_url, json=body, **kwargs)
 
     async def aclose(self) -> None:
         if self._client is not None and not self._client.is_closed:
@@ -119,7 +131,7 @@ class GraphClient:
         code: int | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
-                response = await self._http().post(self.messages_url, json=message)
+                response = await self._post(message)
             except httpx.TransportError as exc:  # timeouts, refused connections, resets
                 status, code, reason = None, None, type(exc).__name__
             else:
@@ -163,9 +175,7 @@ class GraphClient:
         if typing:
             body["typing_indicator"] = {"type": "text"}
         try:
-            response = await self._http().post(
-                self.messages_url, json=body, timeout=READ_RECEIPT_TIMEOUT
-            )
+            response = await self._post(body, timeout=READ_RECEIPT_TIMEOUT)
             return response.is_success
         except Exception:  # noqa: BLE001 - a read receipt must never break a turn
             logger.debug("read receipt for %s not sent", hash_id(message_id), exc_info=True)

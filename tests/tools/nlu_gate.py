@@ -41,9 +41,9 @@ def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
 
 
 def prf(gold: list[str], predicted: list[str], label: str) -> tuple[float, float, float]:
-    tp = sum(1 for g, p in zip(gold, predicted) if g == label and p == label)
-    fp = sum(1 for g, p in zip(gold, predicted) if g != label and p == label)
-    fn = sum(1 for g, p in zip(gold, predicted) if g == label and p != label)
+    tp = sum(1 for g, p in zip(gold, predicted, strict=False) if g == label and p == label)
+    fp = sum(1 for g, p in zip(gold, predicted, strict=False) if g != label and p == label)
+    fn = sum(1 for g, p in zip(gold, predicted, strict=False) if g == label and p != label)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -1,0 +1,30 @@
+"""`make -s triage`: one message per line in, one JSON object per line out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_triage_command_reads_lines_and_writes_json_lines():
+    lines = ["me esta pegando ahora", "hola", "", "/restart", "como denuncio", "mascarilla 19"]
+    result = subprocess.run(["make", "-s", "triage"], cwd=ROOT, input="\n".join(lines) + "\n",
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["text"] for o in out] == lines
+    for obj in out:
+        assert set(obj) == {"text", "intent", "confidence", "level", "handoff"}
+    by_text = {o["text"]: o for o in out}
+    assert by_text["me esta pegando ahora"]["level"] == "emergency"
+    assert by_text["me esta pegando ahora"]["handoff"] is True
+    assert by_text["mascarilla 19"]["intent"] == "codigo_mascarilla"
+    assert by_text["como denuncio"]["level"] == "info"
+    assert by_text[""]["intent"] is None
+    assert by_text["/restart"]["intent"] != "restart"
