@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 from bench import burst, handoff_latency, round_trip, triage_speed  # noqa: E402
+from bench.model_snapshot import discard, snapshot  # noqa: E402
 from bench.report import Report  # noqa: E402
 from stack import Stack, StackPorts  # noqa: E402
 
@@ -44,9 +45,9 @@ def load_average() -> list[float]:
         return []
 
 
-def issue2(report: Report, raw: dict[str, Any]) -> None:
+def issue2(model: Path, report: Report, raw: dict[str, Any]) -> None:
     progress("issue 2: model load and triage throughput (in process, no stack yet)")
-    result = asyncio.run(triage_speed.run(MODEL))
+    result = asyncio.run(triage_speed.run(model))
     raw["issue2"] = result
     report.timing("import", "2  Rasa + TensorFlow import (first use)", [result["import_seconds"]], "s")
     loads = result["load_seconds"]
@@ -67,8 +68,8 @@ def issue3a(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
     report.timing("ack_burst", f"3a webhook ack (200), burst of {n} users", result["ack_seconds"])
     report.timing("burst_first", "3a first reply at simulator, from burst start",
                   result["first_reply_seconds"], "s")
-    report.timing("burst_whole",
-                  f"3a whole answer ({result['replies_per_answer']} msgs), from burst start",
+    k = result["replies_per_answer"]
+    report.timing("burst_whole", f"3a whole answer ({k} msg{'s' * (k != 1)}), from burst start",
                   result["complete_answer_seconds"], "s")
     report.line("3a acks 200 / answered / answered completely",
                 f"{result['acks_200']}/{n}, {result['answered']}/{n}, "
@@ -87,7 +88,7 @@ def issue3b(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
     report.timing("wa_ack", "3b WhatsApp: webhook ack (sequential)", result["whatsapp_ack_seconds"])
     report.timing("wa_first", "3b WhatsApp: POST → first message at simulator",
                   result["whatsapp_first_message_seconds"])
-    report.timing("wa_whole", f"3b WhatsApp: POST → whole answer ({k} msgs) at simulator",
+    report.timing("wa_whole", f"3b WhatsApp: POST → whole answer ({k} msg{'s' * (k != 1)}) at simulator",
                   result["whatsapp_whole_answer_seconds"])
     report.timing("rest", "3b REST: POST → response with the bot messages", result["rest_seconds"])
     report.ratio("whatsapp_whole_over_rest", "3b ratio WhatsApp whole answer / REST (medians)",
@@ -125,15 +126,24 @@ def main() -> int:
         "shared_machine": True,
     }
     report, raw = Report(), {}
+    model, machine["model"] = snapshot(MODEL)
+    try:
+        return run(model, machine, report, raw, began)
+    finally:
+        discard(model)
+
+
+def run(model: Path, machine: dict[str, Any], report: Report, raw: dict[str, Any],
+        began: float) -> int:
     phase_load: dict[str, list[float]] = {}
     try:
-        issue2(report, raw)
+        issue2(model, report, raw)
     except Exception as error:  # noqa: BLE001 - report and go on with the stack
         report.error("issue 2", repr(error))
     phase_load["after_issue2"] = load_average()
 
     token = os.environ.pop("WHATSAPP_ACCESS_TOKEN", None)  # sandbox: the simulator plays Meta
-    stack = Stack(ports=StackPorts.free(), simulator=True)
+    stack = Stack(ports=StackPorts.free(), simulator=True, model=model)
     stack.extra_env["DATABASE_URL"] = f"sqlite:///{stack.state_dir / 'helpline.db'}"
     failed = False
     try:
@@ -167,12 +177,20 @@ def main() -> int:
     machine["load_average_by_phase"] = phase_load
     machine["bench_seconds"] = round(time.monotonic() - began, 1)
     before, after = machine["load_average_before"], machine["load_average_after"]
+    info = machine["model"]
     header = [
         f"make bench — {machine['started_utc']} — {machine['cpus']} CPUs, SHARED machine "
         f"(other jobs may run): load average 1/5/15 min {before} before, {after} after",
+        f"model: private copy of {Path(info['path']).name} ({info['bytes'] / 1e6:.1f} MB, "
+        f"modified {info['mtime']}, sha256 {info['sha256']}…), used by every measurement",
         "Wall-clock times. n = samples; p99 is nearest-rank, so it equals max when n < 100. "
         "Small n: read medians, treat p99/max as indicative only.",
     ]
+    cpus = machine["cpus"] or 1
+    if before and before[0] > 0.5 * cpus:
+        header.append(f"WARNING: the machine was already busy before the bench started (1-min "
+                      f"load {before[0]:.1f} on {cpus} CPUs): other jobs competed for the CPUs; "
+                      "expect inflated, noisy times. Compare runs only on a quiet machine.")
     report.line("whole bench", f"{machine['bench_seconds']:.0f} s")
     print(report.table(header))
     report.write_json(RESULTS, machine, raw)

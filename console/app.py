@@ -407,8 +407,18 @@ def create_app(
 
     @app.post("/tickets/<ticket_id:int>/claim")
     async def claim(request: Request, ticket_id: int) -> HTTPResponse:
-        if queue.claim(ticket_id, request.ctx.agent.id) is None:
+        ticket = queue.claim(ticket_id, request.ctx.agent.id)
+        if ticket is None:
             return back("/", "claim_lost")
+        # An emergency ticket is opened before the bot's questions, unpaused: once a
+        # specialist has the case the bot must not talk over her.
+        try:
+            if not (await ctx.rasa.tracker(ticket.conversation_id)).get("paused"):
+                await ctx.rasa.pause(ticket.conversation_id)
+                queue.audit("conversation_paused", request.ctx.agent.id, ticket.id)
+        except RasaError as error:
+            logger.error("Pausing the bot for ticket %s failed: %s", ticket.id, error)
+            queue.audit("pause_failed", request.ctx.agent.id, ticket.id, str(error)[:100])
         return back(f"/tickets/{ticket_id}", "claimed")
 
     @app.post("/tickets/<ticket_id:int>/release")
@@ -490,8 +500,8 @@ def create_app(
             return back("/", "not_allowed")
         here = f"/tickets/{ticket_id}"
         try:
+            tracker = await ctx.rasa.tracker(ticket.conversation_id)
             if form_of(request).get("send_goodbye") == "1":
-                tracker = await ctx.rasa.tracker(ticket.conversation_id)
                 if await window_open(ticket.conversation_id, tracker,
                                      ctx.window_checker) is not False:
                     await ctx.rasa.send_bot_message(
@@ -499,7 +509,9 @@ def create_app(
                         {"source": "console", "agent": agent.username},
                     )
                     queue.audit("goodbye_sent", agent.id, ticket.id)
-            await ctx.rasa.resume(ticket.conversation_id)
+            # a form she left unanswered must not come back after the bot's next answer
+            await ctx.rasa.resume(ticket.conversation_id,
+                                  end_form=bool((tracker.get("active_loop") or {}).get("name")))
         except RasaError as error:
             logger.error("Closing ticket %s failed: %s", ticket.id, error)
             queue.audit("close_failed", agent.id, ticket.id, str(error)[:100])

@@ -92,6 +92,18 @@ class RasaAPI:
         event = {"event": "bot", "text": text, "timestamp": time.time(), "metadata": metadata}
         await self.append_events(conversation_id, [event], output_channel, True)
 
-    async def resume(self, conversation_id: str) -> None:
-        """Hand the conversation back to the bot."""
-        await self.append_events(conversation_id, [{"event": "resume", "timestamp": time.time()}])
+    async def pause(self, conversation_id: str) -> None:
+        """Silence the bot: a specialist has the conversation."""
+        await self.append_events(conversation_id, [{"event": "pause", "timestamp": time.time()}])
+
+    async def resume(self, conversation_id: str, end_form: bool = False) -> None:
+        """Hand the conversation back to the bot; ``end_form`` also ends a form left open
+        (e.g. the emergency questions she never answered), so the bot starts afresh."""
+        now = time.time()
+        events: list[dict[str, Any]] = []
+        if end_form:
+            events += [{"event": "active_loop", "name": None, "timestamp": now},
+                       {"event": "slot", "name": "requested_slot", "value": None,
+                        "timestamp": now}]
+        events.append({"event": "resume", "timestamp": now})
+        await self.append_events(conversation_id, events)

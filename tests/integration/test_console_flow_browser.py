@@ -36,6 +36,8 @@ pytestmark = [
 
 EMERGENCY_TEXT = "me esta pegando ahora, ayuda"
 REPLY_TEXT = "Hola, soy Carla, especialista. Estoy contigo. Si puedes, llama al 133."
+ANSWER_TEXT = "si, puedo escribir"  # also the answer to the question the bot left open
+QUIET = 4  # seconds without a bot message that count as silence (a Rasa turn takes ~1 s)
 TURN = 30  # seconds: one Rasa turn plus a poll of the page
 POLL = 20  # seconds: the console polls every 4 s
 
@@ -170,6 +172,15 @@ def test_emergency_to_specialist_and_back_to_the_bot(stack, chromium) -> None:
             lambda d: any(REPLY_TEXT in t for t in bot_texts()), "the reply on the phone")
         assert len(bot_texts()) > answered
 
+        # she answers the specialist: the specialist reads it, the bot keeps quiet
+        quiet_from = len(bot_texts())
+        write(ANSWER_TEXT)
+        WebDriverWait(console, POLL).until(
+            ec.text_to_be_present_in_element((By.ID, "transcript"), ANSWER_TEXT),
+            "her answer in the transcript")
+        time.sleep(QUIET)
+        assert bot_texts()[quiet_from:] == [], "the bot talked over the specialist"
+
         # 5. the specialist closes the case (with the goodbye)
         console.find_element(By.ID, "close-button").click()
         WebDriverWait(console, TURN).until(ec.url_contains("msg=closed"), "the case closed")
@@ -180,12 +191,19 @@ def test_emergency_to_specialist_and_back_to_the_bot(stack, chromium) -> None:
             lambda d: any("Gracias por escribirnos" in t for t in bot_texts()),
             "the goodbye on the phone")
 
-        # 6. she writes again and the bot answers again
+        # 6. she writes again and the bot answers again, afresh: the welcome and the menu,
+        # not the emergency questions she left unanswered before the specialist came in
         before = len(bot_texts())
         write("hola")
         WebDriverWait(phone, TURN).until(
             lambda d: any("gratis y confidencial" in t for t in bot_texts()[before:]),
             "the welcome after the case was closed")
+        WebDriverWait(phone, TURN).until(
+            lambda d: any("¿En qué te puedo ayudar?" in t for t in bot_texts()[before:]),
+            "the menu after the welcome")
+        time.sleep(QUIET)
+        after = bot_texts()[before:]
+        assert len(after) == 2 and not any("sin peligro" in t for t in after), after
         assert queue.open_ticket_for(wa_id) is None
     except BaseException:
         saved = screenshots([phone, console], f"console-flow-{wa_id}")
