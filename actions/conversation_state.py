@@ -28,13 +28,8 @@ def events_this_session(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def level_of_parse(parse_data: dict[str, Any] | None) -> str:
-    """The triage level of one parsed user message (the NLU's reading, or the intent's level)."""
-    parse_data = parse_data or {}
-    triage = parse_data.get("triage") or {}
-    if triage.get("level") in LEVELS:
-        return triage["level"]
-    intent = (parse_data.get("intent") or {}).get("name")
-    return load_triage_map().rule_for(intent).level
+    """The triage level of one parsed user message."""
+    return load_triage_map().level_of(parse_data)
 
 
 def conversation_level(tracker: Tracker) -> str:

@@ -31,7 +31,7 @@ from console.transcript import (
 )
 from handoff.priority import EMERGENCY, LABELS
 from handoff.queue import AgentView, HandoffQueue, TicketView, utcnow
-from handoff.triage_rules import TriageRules, load_triage_rules
+from triage.levels import TriageMap, load_triage_map
 
 logger = logging.getLogger(__name__)
 
@@ -145,17 +145,17 @@ def create_app(
     settings: Settings | None = None,
     rasa: RasaAPI | None = None,
     canned: CannedAnswers | None = None,
-    rules: TriageRules | None = None,
+    rules: TriageMap | None = None,
     window_checker: Callable[[str], Any] | None | str = "auto",
 ) -> Sanic:
     settings = settings or Settings.from_env()
     queue = queue or HandoffQueue.from_env()
     if rules is None:
         try:
-            rules = load_triage_rules()
+            rules = load_triage_map()
         except Exception:  # noqa: BLE001
             logger.exception("Could not read data/triage.yml; levels come from parse data only.")
-            rules = TriageRules()
+            rules = TriageMap(rules={})
     if window_checker == "auto":
         window_checker = channel_window_checker() if settings.use_channel_window else None
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from handoff.triage_rules import TriageRules
+from triage.levels import TriageMap
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _location(meta: dict[str, Any]) -> tuple[str | None, str | None]:
     return (" · ".join(parts) or "Ubicación compartida"), map_url
 
 
-def transcript_lines(tracker: dict[str, Any], rules: TriageRules) -> list[Line]:
+def transcript_lines(tracker: dict[str, Any], rules: TriageMap) -> list[Line]:
     lines: list[Line] = []
     for event in tracker.get("events") or []:
         kind = event.get("event")

@@ -33,7 +33,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from handoff.queue import HandoffQueue
-from handoff.triage_rules import DEFAULT_TRIAGE_FILE, load_triage_rules
+from triage.levels import TriageMap, load_triage_map
 
 logger = logging.getLogger(__name__)
 # httpx logs every request URL at INFO: ours carry the phone number and the API token.
@@ -53,26 +53,12 @@ def hash_id(conversation_id: str) -> str:
     return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()[:12]
 
 
-def emergency_intent(
-    parse_data: dict[str, Any], emergency_intents: frozenset[str], threshold: float
-) -> str | None:
-    """The reason a parsed message is an emergency (intent name or "triage"), else None.
-
-    Emergency when the NLU triage component says so, when the top intent is an
-    emergency intent, or when an emergency intent is a candidate above the
-    threshold (if in doubt, the more dangerous reading).
-    """
-    intent = (parse_data.get("intent") or {}).get("name")
-    triage = parse_data.get("triage")
-    if isinstance(triage, dict) and str(triage.get("level", "")).lower() == "emergency":
-        return str(triage.get("intent") or intent or "triage")
-    if intent in emergency_intents:
-        return str(intent)
-    for candidate in parse_data.get("intent_ranking") or []:
-        name = candidate.get("name")
-        if name in emergency_intents and float(candidate.get("confidence") or 0) >= threshold:
-            return str(name)
-    return None
+def emergency_intent(parse_data: dict[str, Any], triage_map: TriageMap) -> str | None:
+    """The emergency intent of a parsed message (the project's triage reading), else None."""
+    reading = triage_map.reading_of(parse_data)
+    if reading.level != "emergency":
+        return None
+    return str(reading.intent or "triage")
 
 
 class EscalationBroker(EventBroker):
@@ -83,7 +69,7 @@ class EscalationBroker(EventBroker):
         rasa_url: str | None = None,
         token: str | None = None,
         queue_factory: Callable[[], HandoffQueue] = HandoffQueue.from_env,
-        triage_file: Path | str = DEFAULT_TRIAGE_FILE,
+        triage_file: Path | str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         resend_cooldown_seconds: float = 120.0,
         retries: int = 3,
@@ -100,12 +86,10 @@ class EscalationBroker(EventBroker):
         self._pending: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task] = set()
         try:
-            rules = load_triage_rules(Path(triage_file))
-            self._emergency_intents = rules.emergency_intents
-            self._threshold = rules.emergency_threshold
+            self._triage: TriageMap = load_triage_map(triage_file)
         except Exception:  # noqa: BLE001 - a broken file must not stop Rasa
             logger.exception("Could not read the triage file; using parse_data['triage'] only.")
-            self._emergency_intents, self._threshold = frozenset(), 1.0
+            self._triage = TriageMap(rules={})
 
     @classmethod
     async def from_endpoint_config(
@@ -114,7 +98,7 @@ class EscalationBroker(EventBroker):
         kwargs = dict(broker_config.kwargs) if broker_config else {}
         return cls(
             rasa_url=kwargs.get("rasa_url") or (broker_config.url if broker_config else None),
-            triage_file=kwargs.get("triage_file") or DEFAULT_TRIAGE_FILE,
+            triage_file=kwargs.get("triage_file"),
         )
 
     @property
@@ -146,9 +130,7 @@ class EscalationBroker(EventBroker):
             return
         if kind != "user":
             return
-        intent = emergency_intent(
-            event.get("parse_data") or {}, self._emergency_intents, self._threshold
-        )
+        intent = emergency_intent(event.get("parse_data") or {}, self._triage)
         if intent is None:
             return
         self._pending[sender] = {"intent": intent}

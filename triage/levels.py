@@ -89,6 +89,33 @@ class TriageMap:
         return best
 
 
+    def reading_of(self, parse_data: Mapping[str, Any] | None) -> Assessment:
+        """The triage reading of a parsed user message (Rasa parse data / tracker event).
+
+        The NLU's own reading (``parse_data["triage"]``) when present; otherwise (button
+        payloads, models without the TriageLevel component) the same rule applied here.
+        """
+        parse_data = parse_data or {}
+        triage = parse_data.get("triage")
+        if isinstance(triage, Mapping) and triage.get("level") in LEVELS:
+            return Assessment(
+                triage.get("intent"),
+                float(triage.get("confidence") or 0.0),
+                str(triage["level"]),
+                bool(triage.get("handoff")),
+                triage.get("promoted_from"),
+            )
+        intent = parse_data.get("intent") or {}
+        return self.assess(
+            intent.get("name"),
+            float(intent.get("confidence") or 0.0),
+            parse_data.get("intent_ranking") or [],
+        )
+
+    def level_of(self, parse_data: Mapping[str, Any] | None) -> str:
+        return self.reading_of(parse_data).level
+
+
 def _parse(raw: Mapping[str, Any], source: str) -> TriageMap:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("intenciones"), Mapping):
         raise ValueError(f"{source}: falta la sección 'intenciones'")
