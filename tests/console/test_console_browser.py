@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -11,29 +10,15 @@ from conftest import PASSWORD, FakeRasa, RunningConsole, make_agent
 from console.app import create_app
 from console.config import Settings
 from handoff.priority import EMERGENCY, RISK
+from tests.browser import chromium, requires_chromium
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 @pytest.fixture
 def driver():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("needs Debian chromium and chromedriver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(arg)
-    options.add_experimental_option(  # a phone screen
-        "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}})
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield browser
-    browser.quit()
+    with chromium(phone_screen=True) as browser:
+        yield browser
 
 
 def wait_until(predicate, timeout: float = 10.0) -> None:

@@ -253,3 +253,33 @@ def test_escalated_assigned_ticket_alerts_its_specialist(
     state = client.get("/api/queue").json()
     assert state["alerts"] == [{"id": ticket_id, "status": "assigned"}]
     assert state["mine"][0]["priority"] == EMERGENCY
+
+
+def test_claim_pauses_a_conversation_the_bot_still_handles(
+    console: RunningConsole, fake_rasa: FakeRasa
+) -> None:
+    """An emergency ticket exists before the bot's questions end: claiming it silences the bot."""
+    fake_rasa.trackers[PHONE] = {"sender_id": PHONE, "paused": False, "events": []}
+    make_agent(console.queue, "ana")
+    ticket = console.queue.open_ticket(PHONE, "emergency", EMERGENCY, "Emergencia")
+    client = login(console, "ana")
+    client.post(f"/tickets/{ticket.id}/claim", data={"csrf_token": page_csrf(client)})
+    assert [e["event"] for e in fake_rasa.events_for(PHONE)] == ["pause"]
+    assert "conversation_paused" in {e.action for e in console.queue.audit_entries(ticket.id)}
+
+    fake_rasa.posted.clear()
+    fake_rasa.trackers["c2"] = {"sender_id": "c2", "paused": True, "events": []}
+    other = console.queue.open_ticket("c2", "risk", RISK, "Relato")
+    client.post(f"/tickets/{other.id}/claim", data={"csrf_token": page_csrf(client)})
+    assert fake_rasa.events_for("c2") == []  # already paused: nothing to add
+
+
+def test_close_ends_a_form_she_left_unanswered(console: RunningConsole, fake_rasa: FakeRasa) -> None:
+    client, ticket_id, _ = setup_claimed(console, fake_rasa)
+    fake_rasa.trackers[PHONE]["active_loop"] = {"name": "formulario_emergencia"}
+    fake_rasa.posted.clear()
+    client.post(f"/tickets/{ticket_id}/close",
+                data={"csrf_token": page_csrf(client, f"/tickets/{ticket_id}")})
+    events = fake_rasa.events_for(PHONE)
+    assert [e["event"] for e in events] == ["active_loop", "slot", "resume"]
+    assert events[0]["name"] is None and events[1]["name"] == "requested_slot"

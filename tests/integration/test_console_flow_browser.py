@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,18 +20,9 @@ from console.security import hash_password
 from handoff.priority import EMERGENCY
 from handoff.queue import HandoffQueue
 from store.db import make_engine
+from tests.browser import chromium_pool, requires_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromium-driver at /usr/bin "
-               "(apt-get install -y chromium chromium-driver)"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, requires_chromium]
 
 EMERGENCY_TEXT = "me esta pegando ahora, ayuda"
 REPLY_TEXT = "Hola, soy Carla, especialista. Estoy contigo. Si puedes, llama al 133."
@@ -44,33 +34,14 @@ POLL = 20  # seconds: the console polls every 4 s
 
 @pytest.fixture()
 def chromium() -> Iterator[Callable[[str], object]]:
-    """Start headless Chromium browsers (each with its own profile); all quit at the end."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    """Start headless Chromium browsers by name (kept for failure screenshots)."""
+    with chromium_pool() as start_browser:
+        def start(name: str) -> object:
+            driver = start_browser()
+            driver.name_for_debugging = name
+            return driver
 
-    started: list[tuple[object, str]] = []
-
-    def start(name: str) -> object:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        profile = tempfile.mkdtemp(prefix=f"chromium-{name}-")
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--no-first-run",
-                         "--window-size=1280,900", f"--user-data-dir={profile}"):
-            options.add_argument(argument)
-        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                                  options=options)
-        driver.name_for_debugging = name
-        started.append((driver, profile))
-        return driver
-
-    try:
         yield start
-    finally:
-        for driver, profile in started:
-            driver.quit()
-            shutil.rmtree(profile, ignore_errors=True)
 
 
 def unique_phone() -> str:

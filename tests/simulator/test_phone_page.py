@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,18 +14,11 @@ from channels.whatsapp.inbound import parse_update
 from channels.whatsapp.signature import verify_signature
 from simulator import start_simulator
 from simulator.serving import BackgroundServer, RunningSimulator
+from tests.browser import chromium, requires_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 USER = "56911112222"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromium-driver "
-               "(apt-get install -y chromium chromium-driver)"),
-]
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> object:
@@ -52,24 +42,8 @@ def stack() -> Iterator[tuple[RunningSimulator, Receiver]]:
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run",
-                     "--window-size=1280,900", f"--user-data-dir={profile}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                              options=options)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def webhook(receiver: Receiver, index: int) -> dict:
