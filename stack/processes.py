@@ -49,6 +49,7 @@ class Stack:
     state_dir: Path | None = None  # databases and logs; a temp dir if None
     simulator: bool | None = None  # None: only when WHATSAPP_ACCESS_TOKEN is unset
     console: bool = True
+    rest: bool | None = None  # Rasa's REST channel; None: only in sandbox (simulator) mode
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,6 +62,8 @@ class Stack:
         self.api_token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
         if self.simulator is None:
             self.simulator = not os.environ.get("WHATSAPP_ACCESS_TOKEN")
+        if self.rest is None:
+            self.rest = bool(self.simulator)
 
     # --- URLs -------------------------------------------------------------------------------
     @property
@@ -106,6 +109,21 @@ class Stack:
         path.write_text(yaml.safe_dump(endpoints), encoding="utf-8")
         return path
 
+    def _credentials_file(self) -> Path:
+        """credentials.yml, plus Rasa's REST channel when asked (local runs, benchmarks).
+
+        REST accepts unauthenticated messages for any conversation id, so it is never on
+        in the shipped credentials.yml that a deployment uses.
+        """
+        if not self.rest:
+            return ROOT / "credentials.yml"
+        credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
+        credentials = dict(credentials or {})
+        credentials["rest"] = None
+        path = self.state_dir / "credentials.yml"
+        path.write_text(yaml.safe_dump(credentials), encoding="utf-8")
+        return path
+
     # --- processes -----------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
@@ -139,7 +157,7 @@ class Stack:
             self._spawn("rasa", [
                 str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.api_token,
                 "--model", str(self.model), "--endpoints", str(self._endpoints_file()),
-                "--credentials", str(ROOT / "credentials.yml"), "--port", str(self.ports.rasa),
+                "--credentials", str(self._credentials_file()), "--port", str(self.ports.rasa),
             ])
             if self.console:
                 self._spawn("console", [sys.executable, "-m", "console", "--port",
