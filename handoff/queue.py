@@ -154,6 +154,16 @@ _shared: dict[str, HandoffQueue] = {}
 _shared_lock = threading.Lock()
 
 
+def _open_ticket_query(query: Any, conversation_id: str) -> Any:
+    """The newest waiting or assigned ticket of a conversation (at most one exists)."""
+    return (
+        query.where(Ticket.conversation_id == conversation_id)
+        .where(Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    )
+
+
 class HandoffQueue:
     """All reads and writes of the handoff tables."""
 
@@ -221,13 +231,7 @@ class HandoffQueue:
     ) -> TicketView:
         now = utcnow()
         with self._session() as s:
-            ticket = s.execute(
-                select(Ticket)
-                .where(Ticket.conversation_id == conversation_id)
-                .where(Ticket.status.in_(OPEN_STATUSES))
-                .order_by(Ticket.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            ticket = s.execute(_open_ticket_query(select(Ticket), conversation_id)).scalar_one_or_none()
             if ticket is None:
                 ticket = Ticket(
                     conversation_id=conversation_id,
@@ -269,12 +273,7 @@ class HandoffQueue:
     def open_ticket_for(self, conversation_id: str) -> TicketView | None:
         """The conversation's waiting or assigned ticket, if any (indexed lookup)."""
         with self._session() as s:
-            row = s.execute(
-                _TICKETS.where(Ticket.conversation_id == conversation_id)
-                .where(Ticket.status.in_(OPEN_STATUSES))
-                .order_by(Ticket.id.desc())
-                .limit(1)
-            ).first()
+            row = s.execute(_open_ticket_query(_TICKETS, conversation_id)).first()
             return _ticket_view(*row) if row else None
 
     def list_waiting(self, limit: int | None = None) -> list[TicketView]:
@@ -362,13 +361,7 @@ class HandoffQueue:
         """Move the conversation's open ticket to EMERGENCY priority at once."""
         now = utcnow()
         with self._session() as s:
-            ticket = s.execute(
-                select(Ticket)
-                .where(Ticket.conversation_id == conversation_id)
-                .where(Ticket.status.in_(OPEN_STATUSES))
-                .order_by(Ticket.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            ticket = s.execute(_open_ticket_query(select(Ticket), conversation_id)).scalar_one_or_none()
             if ticket is None:
                 return None
             previous = ticket.priority
