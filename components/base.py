@@ -13,7 +13,7 @@ class ProjectComponent(GraphComponent):
     """A stateless component, optionally built from one data file read when the model loads.
 
     ``file_key`` names the config option holding the file's path (None: the default path);
-    ``load`` turns that path into what the component needs.
+    ``load_data`` turns that path into what the component needs.
     """
 
     file_key: ClassVar[str | None] = None
@@ -26,7 +26,7 @@ class ProjectComponent(GraphComponent):
         return {cls.file_key: None} if cls.file_key else {}
 
     @classmethod
-    def load(cls, path: str | None) -> Any:
+    def load_data(cls, path: str | None) -> Any:
         return None
 
     @classmethod
@@ -37,4 +37,4 @@ class ProjectComponent(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> ProjectComponent:
-        return cls(cls.load(config.get(cls.file_key) if cls.file_key else None))
+        return cls(cls.load_data(config.get(cls.file_key) if cls.file_key else None))

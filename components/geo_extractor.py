@@ -18,7 +18,7 @@ class ChileGeoExtractor(ProjectComponent, EntityExtractorMixin):
     file_key = "geo_file"
 
     @classmethod
-    def load(cls, path: str | None) -> ChileGeo:
+    def load_data(cls, path: str | None) -> ChileGeo:
         return load_geo(path)
 
     def process(self, messages: list[Message]) -> list[Message]:

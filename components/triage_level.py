@@ -25,7 +25,7 @@ class TriageLevel(ProjectComponent):
     file_key = "triage_file"
 
     @classmethod
-    def load(cls, path: str | None) -> TriageMap:
+    def load_data(cls, path: str | None) -> TriageMap:
         return load_triage_map(path)
 
     def process(self, messages: list[Message]) -> list[Message]:
