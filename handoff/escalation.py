@@ -48,6 +48,10 @@ EMERGENCY_TEXT = (
 )
 
 
+QUICK_EXIT_INTENT = "salir"
+QUICK_EXIT_TEXT = "Hasta luego. Para borrar este chat, mantenlo presionado y toca «Eliminar»."
+
+
 def hash_id(conversation_id: str) -> str:
     """A short, stable, non-reversible id for logs (never log phone numbers)."""
     return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()[:12]
@@ -130,10 +134,14 @@ class EscalationBroker(EventBroker):
             return
         if kind != "user":
             return
-        intent = emergency_intent(event.get("parse_data") or {}, self._triage)
+        parse_data = event.get("parse_data") or {}
+        intent = emergency_intent(parse_data, self._triage)
+        response = "emergency"
+        if intent is None and (parse_data.get("intent") or {}).get("name") == QUICK_EXIT_INTENT:
+            intent, response = QUICK_EXIT_INTENT, "quick_exit"
         if intent is None:
             return
-        self._pending[sender] = {"intent": intent}
+        self._pending[sender] = {"intent": intent, "response": response}
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -145,16 +153,37 @@ class EscalationBroker(EventBroker):
             # no loop (scripts): decide now, in a background thread
             self._pending.pop(sender, None)
             threading.Thread(
-                target=asyncio.run, args=(self._escalate(sender, intent),), daemon=True
+                target=asyncio.run, args=(self._act(sender, intent, response),), daemon=True
             ).start()
 
     def _decide(self, sender: str) -> None:
         pending = self._pending.pop(sender, None)
         if pending is None:
             return
-        task = asyncio.get_running_loop().create_task(self._escalate(sender, pending["intent"]))
+        task = asyncio.get_running_loop().create_task(
+            self._act(sender, pending["intent"], pending["response"]))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _act(self, sender: str, intent: str, response: str) -> None:
+        if response == "quick_exit":
+            await self._quick_exit(sender)
+        else:
+            await self._escalate(sender, intent)
+
+    async def _quick_exit(self, sender: str) -> None:
+        """«salir» while waiting: the neutral goodbye at once; the ticket stays for the team."""
+        try:
+            loop = asyncio.get_running_loop()
+            ticket = await loop.run_in_executor(None, self.queue.open_ticket_for, sender)
+            if ticket is None:
+                return
+            if await self._send_bot_text(sender, QUICK_EXIT_TEXT, "handoff_quick_exit"):
+                await loop.run_in_executor(
+                    None, lambda: self.queue.audit("quick_exit_while_waiting", ticket_id=ticket.id)
+                )
+        except Exception:  # noqa: BLE001
+            logger.exception("Quick exit failed for conversation %s.", hash_id(sender))
 
     async def _escalate(self, sender: str, intent: str) -> None:
         who = hash_id(sender)
@@ -170,7 +199,7 @@ class EscalationBroker(EventBroker):
             if now - self._last_sent.get(sender, -1e9) < self._cooldown:
                 return
             self._last_sent[sender] = now
-            if await self._send_emergency_lines(sender):
+            if await self._send_bot_text(sender, EMERGENCY_TEXT, "handoff_escalation"):
                 await loop.run_in_executor(
                     None, lambda: self.queue.audit(
                         "emergency_lines_sent", ticket_id=ticket.id, detail="escalation")
@@ -178,20 +207,20 @@ class EscalationBroker(EventBroker):
         except Exception:  # noqa: BLE001
             logger.exception("Escalation failed for conversation %s.", who)
 
-    async def _send_emergency_lines(self, sender: str) -> bool:
+    async def _send_bot_text(self, sender: str, text: str, source: str) -> bool:
         url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker/events"
         params = {"output_channel": "latest", "execute_side_effects": "true"}
         if self.token:
             params["token"] = self.token
-        body = {"event": "bot", "text": EMERGENCY_TEXT, "timestamp": time.time(),
-                "metadata": {"source": "handoff_escalation"}}
+        body = {"event": "bot", "text": text, "timestamp": time.time(),
+                "metadata": {"source": source}}
         async with httpx.AsyncClient(transport=self._transport, timeout=15.0) as client:
             for attempt in range(1, self._retries + 1):
                 try:
                     response = await client.post(url, params=params, json=body)
                     if response.status_code < 300:
                         return True
-                    logger.error("Rasa refused the emergency message: HTTP %s (conversation %s).",
+                    logger.error("Rasa refused the message: HTTP %s (conversation %s).",
                                  response.status_code, hash_id(sender))
                     if response.status_code < 500:
                         return False

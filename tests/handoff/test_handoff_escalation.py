@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from handoff.escalation import EMERGENCY_TEXT, EscalationBroker, hash_id
+from handoff.escalation import EMERGENCY_TEXT, QUICK_EXIT_TEXT, EscalationBroker, hash_id
 from handoff.priority import EMERGENCY, PERSON, RISK
 from handoff.queue import HandoffQueue
 
@@ -198,3 +200,40 @@ async def test_with_rasa_tracker_store(queue: HandoffQueue) -> None:
     await broker.drain()
     assert len(fake.requests) == 1
     assert json.loads(fake.requests[0].content)["text"] == EMERGENCY_TEXT
+
+
+async def test_quick_exit_while_waiting_gets_the_neutral_goodbye(queue: HandoffQueue) -> None:
+    ticket = queue.open_ticket(PHONE, "risk", RISK, "r")
+    fake = FakeRasa()
+    broker = make_broker(queue, fake)
+    broker.publish(user_event("salir", "salir"))
+    await broker.drain()
+    (request,) = fake.requests
+    body = json.loads(request.content)
+    assert body["event"] == "bot" and body["text"] == QUICK_EXIT_TEXT
+    assert queue.get(ticket.id).status == "waiting"  # the team still sees she was there
+    assert queue.get(ticket.id).priority == RISK
+    assert "quick_exit_while_waiting" in {e.action for e in queue.audit_entries(ticket.id)}
+
+
+async def test_quick_exit_answered_by_the_bot_is_left_alone(queue: HandoffQueue) -> None:
+    queue.open_ticket(PHONE, "risk", RISK, "r")
+    fake = FakeRasa()
+    broker = make_broker(queue, fake)
+    broker.publish(user_event("salir", "salir"))
+    broker.publish({"sender_id": PHONE, "event": "action", "name": "utter_salir"})
+    await broker.drain()
+    assert fake.requests == []
+
+
+async def test_quick_exit_without_a_ticket_does_nothing(queue: HandoffQueue) -> None:
+    fake = FakeRasa()
+    broker = make_broker(queue, fake)
+    broker.publish(user_event("salir", "salir"))
+    await broker.drain()
+    assert fake.requests == []
+
+
+def test_quick_exit_text_is_the_bots_own():
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text())
+    assert domain["responses"]["utter_salir"][0]["text"] == QUICK_EXIT_TEXT

@@ -57,6 +57,11 @@ def test_a_handed_off_conversation_stays_silent_and_escalates(stack, phone):
     assert "133" in body_of(lines)
     assert queue.open_ticket_for(phone.wa_id).priority == EMERGENCY
 
+    phone.write("salir")  # quick exit works while waiting too
+    (goodbye,) = phone.replies(count=1)
+    assert "Eliminar" in body_of(goodbye)
+    assert queue.open_ticket_for(phone.wa_id) is not None  # the team still sees her case
+
 
 def test_voice_note_gets_a_kind_answer(phone):
     phone._send(type="voice")
