@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from actions.conversation_state import (
 from actions.queue_access import get_queue
 from actions.reasons import handoff_reason
 from handoff.priority import priority_for
+from store.privacy import log_id
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +27,7 @@ NOT_SAFE_TO_WRITE = "no es seguro escribirle"
 CANNOT_WRITE_NOW = "no puede escribir sin peligro (emergencia)"
 
 
-def hashed(conversation_id: str) -> str:
-    """Conversation ids are phone numbers: log only a short hash."""
-    return hashlib.sha256(conversation_id.encode()).hexdigest()[:12]
+hashed = log_id
 
 
 def _safe_contact(tracker: Tracker) -> str | None:

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation_state import level_of_parse, screening_answers, screening_result
+from components.chile_geo import load_geo
 
 
 class ActionNivelTriage(Action):
@@ -48,8 +49,13 @@ class ValidateFormularioEmergencia(FormValidationAction):
     def validate_ubicacion(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """Any answer is accepted (never ask twice in an emergency); a comuna in it is kept."""
         text = str(value or "").strip()
-        return {"ubicacion": text[:120] if text else None}
+        slots: dict[str, Any] = {"ubicacion": text[:120] if text else None}
+        place = next((m.place for m in load_geo().find(text) if m.place.entity == "comuna"), None)
+        if place:
+            slots.update(comuna=place.name, region=place.region)
+        return slots
 
 
 RESULT_RESPONSES = {

@@ -17,7 +17,6 @@ Env: RASA_URL (default http://127.0.0.1:5005), RASA_API_TOKEN, DATABASE_URL.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import threading
@@ -33,6 +32,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from handoff.queue import HandoffQueue
+from store.privacy import log_id
 from triage.levels import TriageMap, load_triage_map
 
 logger = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ QUICK_EXIT_INTENT = "salir"
 QUICK_EXIT_TEXT = "Hasta luego. Para borrar este chat, mantenlo presionado y toca «Eliminar»."
 
 
-def hash_id(conversation_id: str) -> str:
-    """A short, stable, non-reversible id for logs (never log phone numbers)."""
-    return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()[:12]
+hash_id = log_id
 
 
 def emergency_intent(parse_data: dict[str, Any], triage_map: TriageMap) -> str | None:

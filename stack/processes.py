@@ -60,6 +60,7 @@ class Stack:
         self.log_dir = self.state_dir / "logs"
         self.log_dir.mkdir(exist_ok=True)
         self.api_token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
+        self.log_hash_key = secrets.token_urlsafe(24)  # one per run: ids match across logs
         if self.simulator is None:
             self.simulator = not os.environ.get("WHATSAPP_ACCESS_TOKEN")
         if self.rest is None:
@@ -93,6 +94,7 @@ class Stack:
             RASA_URL=self.rasa_url,
             RASA_API_TOKEN=self.api_token,
         )
+        env.setdefault("LOG_HASH_KEY", self.log_hash_key)
         env.setdefault("DATABASE_URL", f"sqlite:///{self.state_dir / 'helpline.db'}")
         if self.simulator:
             env["WHATSAPP_API_URL"] = f"{self.simulator_url}/v21.0"

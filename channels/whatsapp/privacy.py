@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from store.privacy import log_id as hash_id  # keyed hash for logs
 
-def hash_id(value: object) -> str:
-    """First 12 hex characters of the sha256 of ``value`` (for logs)."""
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:12]
+__all__ = ["full_hash", "hash_id"]
 
 
 def full_hash(value: object) -> str:

@@ -163,6 +163,14 @@ async def test_emergency_form_asks_nothing_more_if_she_cannot_write(dispatcher):
     assert await form.required_slots(slots, dispatcher, cannot, DOMAIN) == ["puede_escribir"]
 
 
+def test_emergency_location_answer_keeps_the_comuna(dispatcher):
+    form = ValidateFormularioEmergencia()
+    slots = form.validate_ubicacion("en la casa de mi mama en pte alto", dispatcher,
+                                    make_tracker(), DOMAIN)
+    assert slots["comuna"] == "Puente Alto" and slots["region"].startswith("Región Metropolitana")
+    assert form.validate_ubicacion("no se", dispatcher, make_tracker(), DOMAIN) == {"ubicacion": "no se"}
+
+
 def test_contact_answer_is_kept_short(dispatcher):
     result = ValidateFormularioContacto().validate_contacto_seguro("a" * 500, dispatcher,
                                                                     make_tracker(), DOMAIN)
