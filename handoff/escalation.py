@@ -48,6 +48,12 @@ EMERGENCY_TEXT = (
 )
 
 
+# When a specialist already holds the case she is not told that someone was alerted again.
+EMERGENCY_TEXT_ASSIGNED = (
+    "Si estás en peligro ahora, llama al 133 (Carabineros). "
+    "También: 149 (Fono Familia) y 1455 (orientación, gratis)."
+)
+
 QUICK_EXIT_INTENT = "salir"
 QUICK_EXIT_TEXT = "Hasta luego. Para borrar este chat, mantenlo presionado y toca «Eliminar»."
 
@@ -197,7 +203,8 @@ class EscalationBroker(EventBroker):
             if now - self._last_sent.get(sender, -1e9) < self._cooldown:
                 return
             self._last_sent[sender] = now
-            if await self._send_bot_text(sender, EMERGENCY_TEXT, "handoff_escalation"):
+            text = EMERGENCY_TEXT_ASSIGNED if ticket.status == "assigned" else EMERGENCY_TEXT
+            if await self._send_bot_text(sender, text, "handoff_escalation"):
                 await loop.run_in_executor(
                     None, lambda: self.queue.audit(
                         "emergency_lines_sent", ticket_id=ticket.id, detail="escalation")

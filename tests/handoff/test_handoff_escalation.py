@@ -10,7 +10,13 @@ import yaml
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from handoff.escalation import EMERGENCY_TEXT, QUICK_EXIT_TEXT, EscalationBroker, hash_id
+from handoff.escalation import (
+    EMERGENCY_TEXT,
+    EMERGENCY_TEXT_ASSIGNED,
+    QUICK_EXIT_TEXT,
+    EscalationBroker,
+    hash_id,
+)
 from handoff.priority import EMERGENCY, PERSON, RISK
 from handoff.queue import HandoffQueue
 
@@ -237,3 +243,17 @@ async def test_quick_exit_without_a_ticket_does_nothing(queue: HandoffQueue) -> 
 def test_quick_exit_text_is_the_bots_own():
     domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text())
     assert domain["responses"]["utter_salir"][0]["text"] == QUICK_EXIT_TEXT
+
+
+async def test_emergency_while_a_specialist_holds_the_case(queue: HandoffQueue) -> None:
+    ticket = queue.open_ticket(PHONE, "risk", RISK, "r")
+    agent = queue.create_agent("ana", "x")
+    queue.claim(ticket.id, agent.id)
+    fake = FakeRasa()
+    broker = make_broker(queue, fake)
+    broker.publish(user_event("me esta pegando", "emergencia_ahora", "emergency"))
+    await broker.drain()
+    assert queue.get(ticket.id).priority == EMERGENCY
+    assert queue.get(ticket.id).status == "assigned"  # she keeps her specialist
+    (request,) = fake.requests
+    assert json.loads(request.content)["text"] == EMERGENCY_TEXT_ASSIGNED
