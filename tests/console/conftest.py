@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from console.app import create_app  # noqa: E402
 from console.config import Settings  # noqa: E402
 from console.security import hash_password  # noqa: E402
 from handoff.queue import HandoffQueue  # noqa: E402
+from simulator.serving import free_port  # noqa: E402
 from store.db import make_engine  # noqa: E402
 
 # Several apps start in one process: Sanic's test mode keeps its method rewriting re-entrant.
@@ -35,12 +35,6 @@ Sanic.test_mode = True
 
 TOKEN = "rasa-secret-token"
 PASSWORD = "clave-segura-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
