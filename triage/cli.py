@@ -49,13 +49,8 @@ class Triager:
             return {"text": text, "intent": None, "confidence": 0.0,
                     "level": rule.level, "handoff": rule.handoff}
         parsed = await self._agent.parse_message(clean)
-        reading = parsed.get("triage")
-        if not reading:  # a model trained without the TriageLevel component
-            intent = parsed.get("intent") or {}
-            reading = self._triage.assess(
-                intent.get("name"), float(intent.get("confidence") or 0.0),
-                parsed.get("intent_ranking") or [],
-            ).as_dict()
+        # the NLU's own reading, or the same rule if the model lacks the TriageLevel component
+        reading = self._triage.reading_of(parsed).as_dict()
         return {
             "text": text,
             "intent": reading["intent"],
