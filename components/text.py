@@ -26,6 +26,16 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def neutralize_intent_syntax(text: str) -> str:
-    """Free text must never reach Rasa as '/intent' syntax: drop leading slashes."""
-    return text.lstrip().lstrip("/").lstrip()
+def neutralize_intent_syntax(text: str | None) -> str:
+    """Free text must never reach Rasa as '/intent' syntax (``/restart`` would end a handoff).
+
+    The one filter for every entry point (WhatsApp channel, triage command, tests): strips
+    leading whitespace and slashes until neither is left, so ``" / /restart"`` becomes
+    ``"restart"``.
+    """
+    text = text or ""
+    while True:
+        text = text.lstrip()
+        if not text.startswith("/"):
+            return text
+        text = text[1:]

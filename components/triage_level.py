@@ -1,27 +1,36 @@
-"""NLU component: adds the triage reading and promotes the more dangerous reading.
+"""NLU component: the triage reading of each message (data/triage.yml, triage/levels.py).
 
-Runs after the classifiers (and the FallbackClassifier). If an emergency or risk intent is among
-the candidates above its floor (data/triage.yml), the message takes that intent, so the
-dialogue follows the more dangerous reading too. The reading is added to the parse data as
-``triage`` (level, handoff, intent, confidence, promoted_from).
+Runs last, after the classifiers, the reading heads and the FallbackClassifier. It combines
+the intent ranking with the immediacy and person signals, so that danger now wins whatever the
+kind and the more dangerous candidate wins when in doubt. It then:
+
+- sets the intent the dialogue follows (``emergencia_ahora`` for danger now, ``pedir_persona``
+  when she asks for a person, else the kind), keeping the original ranking;
+- adds the reading to the parse data as ``triage`` (intent, kind, level, handoff, immediacy,
+  wants_person, promoted_from, rule);
+- adds an entity ``nivel`` with the level, so that the ``nivel`` slot is filled inside Rasa
+  (no custom action, no action server needed for the emergency answer).
 """
 
 from __future__ import annotations
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from components.base import ProjectComponent
-from triage.levels import TriageMap, load_triage_map
+from triage.levels import Signals, TriageMap, load_triage_map
 
 TRIAGE_KEY = "triage"
+SIGNALS_KEY = "signals"
+LEVEL_ENTITY = "nivel"
 
 
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class TriageLevel(ProjectComponent):
+class TriageLevel(ProjectComponent, EntityExtractorMixin):
     file_key = "triage_file"
 
     @classmethod
@@ -30,13 +39,30 @@ class TriageLevel(ProjectComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            intent = message.get(INTENT) or {}
-            reading = self._data.assess(
-                intent.get("name"),
-                float(intent.get("confidence") or 0.0),
-                message.get(INTENT_RANKING_KEY) or [],
-            )
-            if reading.promoted_from is not None:
-                message.set(INTENT, {"name": reading.intent, "confidence": reading.confidence})
-            message.set(TRIAGE_KEY, reading.as_dict(), add_to_output=True)
+            self._read(message)
         return messages
+
+    def _read(self, message: Message) -> None:
+        intent = message.get(INTENT) or {}
+        raw_signals = message.get(SIGNALS_KEY)
+        signals = Signals.from_parse_data({SIGNALS_KEY: raw_signals}) if raw_signals else Signals()
+        reading = self._data.assess(
+            intent.get("name"),
+            float(intent.get("confidence") or 0.0),
+            message.get(INTENT_RANKING_KEY) or [],
+            signals,
+        )
+        if reading.intent != intent.get("name"):
+            message.set(INTENT, {"name": reading.intent, "confidence": reading.confidence},
+                        add_to_output=True)
+        message.set(TRIAGE_KEY, reading.as_dict(), add_to_output=True)
+        text = message.get(TEXT) or ""
+        level_entity = {
+            "entity": LEVEL_ENTITY,
+            "value": reading.level,
+            "start": 0,
+            "end": len(text),
+            "confidence": 1.0,
+            "extractor": self.__class__.__name__,
+        }
+        message.set(ENTITIES, [*(message.get(ENTITIES) or []), level_entity], add_to_output=True)

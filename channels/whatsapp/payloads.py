@@ -10,20 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from components.text import neutralize_intent_syntax
+
 SEPARATOR = "~"
 TAG_LENGTH = 16  # hex characters (64 bits)
 BUTTON_ID_MAX = 256
 LIST_ROW_ID_MAX = 200  # Meta's limit for list row ids
 
 
-def neutralise(text: str | None) -> str:
-    """Strip leading whitespace and slashes so the text can never be read as an intent."""
-    text = text or ""
-    while True:
-        text = text.lstrip()
-        if not text.startswith("/"):
-            return text
-        text = text[1:]
+# The project's one intent-syntax filter (components/text.py), under the channel's name.
+neutralise = neutralize_intent_syntax
 
 
 def _tag(payload: str, recipient_id: str, app_secret: str) -> str:

@@ -15,7 +15,8 @@ def test_normalize_accents_case_and_elongation():
 
 
 @pytest.mark.parametrize("text,expected", [("/restart", "restart"), ("  //stop now", "stop now"),
-                                           ("hola /x", "hola /x"), ("/", "")])
+                                           ("hola /x", "hola /x"), ("/", ""),
+                                           (" / /restart", "restart"), (None, "")])
 def test_neutralize_intent_syntax(text, expected):
     assert neutralize_intent_syntax(text) == expected
 
