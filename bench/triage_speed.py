@@ -10,12 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.tools.nlu_gate import load_heldout
+from triage.labelled import read_tree
+from triage.levels import load_triage_map
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def varied_texts(count: int, seed: int = 7) -> list[str]:
     """``count`` held-out messages (all intents mixed, cycled if the set is smaller)."""
-    texts = [text for text, _intent in load_heldout()]
+    texts = [m.text for m in read_tree(ROOT / "tests" / "nlu" / "evaluacion", load_triage_map())]
     random.Random(seed).shuffle(texts)
     return [texts[i % len(texts)] for i in range(count)]
 

@@ -12,14 +12,19 @@ import json
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+# Rasa's dependencies print hundreds of deprecation warnings on import: they hide the output
+# a trainer needs to read (the warnings are about library internals, not about this project).
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
 
 from components.text import neutralize_intent_syntax  # noqa: E402
-from triage.levels import TriageMap, load_triage_map  # noqa: E402
+from triage.levels import Assessment, TriageMap, load_triage_map  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,21 +47,31 @@ class Triager:
         self._agent = Agent.load(str(model_path))
         self._triage = triage_map or load_triage_map()
 
-    async def read(self, text: str) -> dict[str, Any]:
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Rasa's parse data for one message (intent syntax neutralised)."""
+        return await self._agent.parse_message(neutralize_intent_syntax(text.rstrip("\r\n")))
+
+    async def reading(self, text: str) -> Assessment:
+        """The project's triage reading of one message (empty text: the fallback's)."""
         clean = neutralize_intent_syntax(text.rstrip("\r\n"))
         if not clean.strip():
-            rule = self._triage.rule_for(None)
-            return {"text": text, "intent": None, "confidence": 0.0,
-                    "level": rule.level, "handoff": rule.handoff}
+            return self._triage.assess(None, 0.0)
         parsed = await self._agent.parse_message(clean)
         # the NLU's own reading, or the same rule if the model lacks the TriageLevel component
-        reading = self._triage.reading_of(parsed).as_dict()
+        return self._triage.reading_of(parsed)
+
+    async def read(self, text: str) -> dict[str, Any]:
+        """One JSON line of `make -s triage`."""
+        reading = await self.reading(text)
         return {
             "text": text,
-            "intent": reading["intent"],
-            "confidence": round(float(reading["confidence"]), 4),
-            "level": reading["level"],
-            "handoff": reading["handoff"],
+            "intent": reading.intent,
+            "confidence": round(float(reading.confidence), 4),
+            "level": reading.level,
+            "handoff": reading.handoff,
+            "kind": reading.kind,
+            "immediacy": reading.immediacy,
+            "wants_person": reading.wants_person,
         }
 
 

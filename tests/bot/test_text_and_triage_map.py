@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from components.text import neutralize_intent_syntax, normalize
+from triage.labelled import gold_reading, read_tree
 from triage.levels import load_triage_map
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ def test_neutralize_intent_syntax(text, expected):
 
 def _nlu_intents() -> set[str]:
     intents = set()
-    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+    for path in (ROOT / "data" / "nlu").rglob("*.yml"):
         for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
             if "intent" in block:
                 intents.add(block["intent"])
@@ -44,7 +45,7 @@ def test_every_intent_has_a_level_and_every_level_an_intent():
 def test_every_danger_intent_has_enough_training_examples():
     triage = load_triage_map()
     counts = {}
-    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+    for path in (ROOT / "data" / "nlu").rglob("*.yml"):
         for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
             lines = [x for x in block["examples"].splitlines() if x.strip().startswith("- ")]
             counts[block["intent"]] = counts.get(block["intent"], 0) + len(lines)
@@ -52,16 +53,33 @@ def test_every_danger_intent_has_enough_training_examples():
         assert counts.get(intent, 0) >= 40, (intent, counts.get(intent))
 
 
-def test_heldout_set_is_not_a_copy_of_training():
-    training = set()
-    for path in (ROOT / "data" / "nlu").glob("*.yml"):
-        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-            training |= {normalize(x.strip()[2:]) for x in block["examples"].splitlines() if x.strip()}
-    heldout = yaml.safe_load((ROOT / "tests/nlu/heldout.yml").read_text(encoding="utf-8"))["nlu"]
-    held = [normalize(x.strip()[2:]) for b in heldout for x in b["examples"].splitlines() if x.strip()]
-    overlap = [x for x in held if x in training]
-    # very short messages ("hola", "si", "ayuda") cannot differ; anything longer must
+def _texts(root: Path) -> set[str]:
+    triage = load_triage_map()
+    return {normalize(m.text) for m in read_tree(root, triage)}
+
+
+@pytest.mark.parametrize("measured", ["validacion", "evaluacion"])
+def test_measured_sets_are_not_copies_of_training(measured):
+    """Validation and evaluation lines must not be in data/nlu (very short ones cannot differ)."""
+    overlap = _texts(ROOT / "tests" / "nlu" / measured) & _texts(ROOT / "data" / "nlu")
     assert all(len(x.split()) <= 2 for x in overlap), [x for x in overlap if len(x.split()) > 2]
+
+
+def test_evaluation_is_not_a_copy_of_validation():
+    overlap = _texts(ROOT / "tests/nlu/evaluacion") & _texts(ROOT / "tests/nlu/validacion")
+    assert all(len(x.split()) <= 2 for x in overlap), [x for x in overlap if len(x.split()) > 2]
+
+
+def test_evaluation_set_has_what_the_gate_needs():
+    """At least 600 messages: 100 emergencies, 60 asking for a person, 150 calm with violent words."""
+    triage = load_triage_map()
+    messages = read_tree(ROOT / "tests" / "nlu" / "evaluacion", triage)
+    golds = [gold_reading(m, triage) for m in messages]
+    assert len(messages) >= 600
+    assert sum(g.level == "emergency" for g in golds) >= 100
+    assert sum(m.wants_person for m in messages) >= 60
+    assert sum(not g.handoff for g in golds) >= 150
+    assert len({m.source for m in messages}) >= 4
 
 
 def test_promotion_to_the_more_dangerous_reading():

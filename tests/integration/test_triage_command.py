@@ -13,14 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_triage_command_reads_lines_and_writes_json_lines():
-    lines = ["me esta pegando ahora", "hola", "", "/restart", "como denuncio", "mascarilla 19"]
+    lines = ["me esta pegando ahora", "hola", "", "/restart", " / /restart", "como denuncio",
+             "mascarilla 19", "esta afuera de la casa gritando q me va a matar"]
     result = subprocess.run(["make", "-s", "triage"], cwd=ROOT, input="\n".join(lines) + "\n",
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["text"] for o in out] == lines
     for obj in out:
-        assert set(obj) == {"text", "intent", "confidence", "level", "handoff"}
+        assert {"text", "intent", "confidence", "level", "handoff", "kind", "immediacy",
+                "wants_person"} <= set(obj)
     by_text = {o["text"]: o for o in out}
     assert by_text["me esta pegando ahora"]["level"] == "emergency"
     assert by_text["me esta pegando ahora"]["handoff"] is True
@@ -28,3 +30,7 @@ def test_triage_command_reads_lines_and_writes_json_lines():
     assert by_text["como denuncio"]["level"] == "info"
     assert by_text[""]["intent"] is None
     assert by_text["/restart"]["intent"] != "restart"
+    assert by_text[" / /restart"]["intent"] != "restart"
+    # a threat is the kind; «he is outside now» makes it an emergency
+    threat = by_text["esta afuera de la casa gritando q me va a matar"]
+    assert (threat["level"], threat["immediacy"]) == ("emergency", "ahora")

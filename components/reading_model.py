@@ -1,0 +1,126 @@
+"""The three readings of a message, as plain scikit-learn models (no Rasa inside).
+
+- kind: which intent (type of violence, question, answer…) — multinomial logistic regression;
+- now: is someone in danger now or imminently — binary logistic regression;
+- person: does she ask, directly or not, for a human — binary logistic regression.
+
+All three read the same features: TF-IDF over word (1–2) and character (2–5, within word
+boundaries) n-grams of the normalised text (components/text.py). Chosen by measurement on the
+validation set (README, «Cómo se eligió»): on these short, misspelt messages it read kinds
+better than DIET and trains in seconds. Kept free of Rasa so the benchmarks can train it many
+times (leave-one-author-out) in seconds; components/reading_classifier.py wraps it for Rasa.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.text import normalize
+
+HEADS = ("kind", "now", "person")
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+
+
+@dataclass(frozen=True)
+class ReadingSettings:
+    kind_c: float = 30.0
+    now_c: float = 4.0
+    person_c: float = 4.0
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ReadingSettings:
+        return cls(**{k: config[k] for k in cls.__dataclass_fields__ if config.get(k) is not None})
+
+
+@dataclass(frozen=True)
+class RawReading:
+    """What the models read, before the floors and rules of data/triage.yml."""
+
+    ranking: tuple[tuple[str, float], ...]  # (intent, probability), most likely first
+    now: float | None
+    person: float | None
+
+
+def _features() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    return make_union(
+        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+    )
+
+
+def _classifier(c: float, seed: int, balanced: bool) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=3000, random_state=seed,
+                              class_weight="balanced" if balanced else None)
+
+
+@dataclass
+class ReadingModel:
+    settings: ReadingSettings = field(default_factory=ReadingSettings)
+    models: dict[str, Any] = field(default_factory=dict)
+
+    def fit(self, texts: Sequence[str], kinds: Sequence[str], now: Sequence[bool],
+            person: Sequence[bool]) -> ReadingModel:
+        from sklearn.pipeline import make_pipeline
+
+        clean = [normalize(t) for t in texts]
+        s = self.settings
+        targets = {"kind": (kinds, s.kind_c, False), "now": (now, s.now_c, True),
+                   "person": (person, s.person_c, True)}
+        for head, (labels, c, balanced) in targets.items():
+            if len(set(labels)) < 2:
+                continue  # nothing to learn (e.g. a tiny test set)
+            self.models[head] = make_pipeline(_features(), _classifier(c, s.seed, balanced))
+            self.models[head].fit(clean, list(labels))
+        return self
+
+    def read_many(self, texts: Sequence[str], ranking_length: int = 10) -> list[RawReading]:
+        clean = [normalize(t) for t in texts]
+        if not clean:
+            return []
+        columns: dict[str, Any] = {h: m.predict_proba(clean) for h, m in self.models.items()}
+        readings = []
+        for i in range(len(clean)):
+            ranking: tuple[tuple[str, float], ...] = ()
+            if "kind" in columns:
+                classes = self.models["kind"].classes_
+                row = columns["kind"][i]
+                order = row.argsort()[::-1][:ranking_length]
+                ranking = tuple((str(classes[j]), float(row[j])) for j in order)
+            readings.append(RawReading(
+                ranking=ranking,
+                now=float(columns["now"][i][1]) if "now" in columns else None,
+                person=float(columns["person"][i][1]) if "person" in columns else None,
+            ))
+        return readings
+
+    # --- persistence (skops: no pickle of arbitrary code) ----------------------------------
+    def save(self, directory: Path) -> None:
+        import skops.io as sio
+
+        for head, model in self.models.items():
+            sio.dump(model, directory / f"{head}.skops")
+
+    @classmethod
+    def load(cls, directory: Path, settings: ReadingSettings) -> ReadingModel:
+        import skops.io as sio
+
+        models = {}
+        for head in HEADS:
+            path = directory / f"{head}.skops"
+            if not path.exists():
+                continue
+            untrusted = sio.get_untrusted_types(file=path)
+            unexpected = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+            if unexpected:
+                raise ValueError(f"unexpected types in {path.name}: {unexpected}")
+            models[head] = sio.load(path, trusted=untrusted)
+        return cls(settings, models)
