@@ -113,7 +113,7 @@ def chart(results: dict[str, dict[str, Any]], path: Path) -> None:
 def ablation_table(triage_map: TriageMap, messages: Sequence[Labelled],
                    parses: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {a.name: figures(score(messages, reread_all(parses, triage_map, a), triage_map))
-            for a in ablations([rule.name for rule in RULES])}
+            for a in ablations(list(RULES))}
 
 
 def compare(model: Path, with_ablation: bool = False) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.triage_floors import VALIDATION, search
 from components.reading_model import RawReading, ReadingModel, ReadingSettings
-from components.safety_net import first_match
+from components.safety_net import verdict
 from components.text import normalize
 from triage.evaluation import HEADLINE, figures, fmt, score
 from triage.labelled import Labelled, read_tree
@@ -44,10 +44,10 @@ def as_parse(text: str, raw: RawReading) -> dict[str, Any]:
     if ranking and (ranking[0]["confidence"] < FALLBACK_THRESHOLD or (
             len(ranking) > 1 and ranking[0]["confidence"] - ranking[1]["confidence"] < AMBIGUITY)):
         ranking.insert(0, {"name": FALLBACK_INTENT, "confidence": FALLBACK_THRESHOLD})
-    rule = first_match(normalize(text))
+    found = verdict(normalize(text))
     return {"intent_ranking": ranking, "signals": {
-        "now": raw.now, "person": raw.person,
-        "rule": rule.name if rule else None, "rule_kind": rule.kind if rule else None}}
+        "now": raw.now, "person": raw.person, "rule": found.rule if found else None,
+        "rule_kind": found.kind if found else None, "veto": found.veto if found else None}}
 
 
 def fit(training: Sequence[Labelled], settings: ReadingSettings) -> ReadingModel:

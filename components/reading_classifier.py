@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.reading_model import ReadingModel, ReadingSettings
-from components.safety_net import first_match
+from components.safety_net import verdict
 from components.text import normalize
 from triage.labelled import labels_from_metadata
 from triage.levels import Immediacy, TriageMap, load_triage_map
@@ -108,11 +108,12 @@ class ReadingClassifier(GraphComponent):
                 message.set(INTENT_RANKING_KEY,
                             [{"name": n, "confidence": c} for n, c in raw.ranking],
                             add_to_output=True)
-            rule = first_match(normalize(texts[i]), self._rules)
+            found = verdict(normalize(texts[i]), self._rules)
             message.set(SIGNALS_KEY, {
                 "now": None if raw.now is None else round(raw.now, 4),
                 "person": None if raw.person is None else round(raw.person, 4),
-                "rule": rule.name if rule else None,
-                "rule_kind": rule.kind if rule else None,
+                "rule": found.rule if found else None,
+                "rule_kind": found.kind if found else None,
+                "veto": found.veto if found else None,
             }, add_to_output=True)
         return messages

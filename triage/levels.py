@@ -70,13 +70,15 @@ class Signals:
     """What the NLU read besides the intent ranking (all optional: payloads have none).
 
     ``now`` and ``person`` are probabilities from the immediacy and person heads; ``rule`` is
-    the name of a deterministic safety-net rule that fired, with the kind it implies.
+    the name of a deterministic safety-net rule that fired, with the kind it implies
+    (``rule_kind``) or the kind it rules out (``veto``).
     """
 
     now: float | None = None
     person: float | None = None
     rule: str | None = None
     rule_kind: str | None = None
+    veto: str | None = None
 
     @classmethod
     def from_parse_data(cls, parse_data: Mapping[str, Any]) -> Signals:
@@ -88,11 +90,12 @@ class Signals:
             person=_probability(raw.get("person")),
             rule=raw.get("rule") if isinstance(raw.get("rule"), str) else None,
             rule_kind=raw.get("rule_kind") if isinstance(raw.get("rule_kind"), str) else None,
+            veto=raw.get("veto") if isinstance(raw.get("veto"), str) else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {"now": self.now, "person": self.person, "rule": self.rule,
-                "rule_kind": self.rule_kind}
+                "rule_kind": self.rule_kind, "veto": self.veto}
 
 
 def _probability(value: Any) -> float | None:
@@ -211,6 +214,8 @@ class TriageMap:
     ) -> Assessment:
         """The reading of a message from Rasa's intent and ``intent_ranking`` plus signals."""
         signals = signals or Signals()
+        if signals.veto:
+            intent, confidence, ranking = _without(signals.veto, intent, confidence, ranking)
         kind, score, promoted_from = self._kind(intent, confidence, ranking)
         if signals.rule_kind and signals.rule_kind in self.rules:
             if severity(self.rule_for(signals.rule_kind).level) <= severity(
@@ -256,6 +261,19 @@ class TriageMap:
 
     def level_of(self, parse_data: Mapping[str, Any] | None) -> str:
         return self.reading_of(parse_data).level
+
+
+def _without(
+    vetoed: str, intent: str | None, confidence: float, ranking: Iterable[Mapping[str, Any]]
+) -> tuple[str | None, float, list[Mapping[str, Any]]]:
+    """The ranking without a kind the safety net ruled out (the next candidate moves up)."""
+    kept = [c for c in ranking if c.get("name") != vetoed]
+    if intent != vetoed:
+        return intent, confidence, kept
+    top = next((c for c in kept if c.get("name") != FALLBACK_INTENT), None)
+    if top is None:
+        return FALLBACK_INTENT, 0.0, kept
+    return top.get("name"), float(top.get("confidence") or 0.0), kept
 
 
 def _dialogue_intent(kind: str | None, kind_level: str, level: str, wants_person: bool) -> str | None:

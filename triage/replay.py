@@ -44,7 +44,7 @@ def reread(parse: Mapping[str, Any], triage_map: TriageMap,
     if ablation.without_person:
         signals = replace(signals, person=None)
     if signals.rule in ablation.without_rules:
-        signals = replace(signals, rule=None, rule_kind=None)
+        signals = replace(signals, rule=None, rule_kind=None, veto=None)
     if ablation.without_promotion:
         ranking = [r for r in ranking if r.get("name") in (intent, FALLBACK_INTENT)]
     return triage_map.assess(intent, confidence, ranking, signals)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.reading_model import ReadingModel, ReadingSettings
-from components.safety_net import first_match
+from components.safety_net import verdict
 from components.text import normalize
 from tests.tools.nlu_gate import gate_failures
 from triage.evaluation import figures, score
@@ -26,25 +26,34 @@ TRIAGE = load_triage_map()
     "quiero una mascarilla diecinueve porfa", "me da una Máscarilla n°19?", "mascarillas 19",
 ])
 def test_code_phrase_in_any_spelling_and_position(text):
-    rule = first_match(normalize(text))
-    assert rule is not None and rule.kind == "codigo_mascarilla"
+    found = verdict(normalize(text))
+    assert found is not None and (found.kind, found.veto) == ("codigo_mascarilla", None)
 
 
 @pytest.mark.parametrize("text", [
     "venden mascarillas?", "mascarilla para el pelo", "mascarillas a 1900", "mascarilla 190",
-    "ayuda con la tarea", "necesito ayuda para denunciar",
+    "la mascarilla kn95 sirve?",
 ])
-def test_safety_net_ignores_ordinary_messages(text):
-    assert first_match(normalize(text)) is None
+def test_a_face_mask_without_the_19_is_never_the_code_phrase(text):
+    found = verdict(normalize(text))
+    assert found is not None and (found.kind, found.veto) == (None, "codigo_mascarilla")
 
 
-@pytest.mark.parametrize("text", ["AYUDAAAA", "auxilio!!!", "sos 🆘", "Ayúdenme!!", "socorro ayuda"])
-def test_a_bare_cry_for_help(text):
-    assert first_match(normalize(text)).kind == "pedir_auxilio"
+@pytest.mark.parametrize("text", ["ayuda con la tarea", "necesito ayuda para denunciar", "hola"])
+def test_safety_net_says_nothing_about_ordinary_messages(text):
+    assert verdict(normalize(text)) is None
 
 
 def test_disabled_rules_do_not_fire():
-    assert first_match("mascarilla 19", frozenset({"grito_de_auxilio"})) is None
+    assert verdict("mascarilla 19", frozenset()) is None
+
+
+def test_a_vetoed_kind_gives_way_to_the_next_candidate():
+    ranking = [{"name": "codigo_mascarilla", "confidence": 0.7},
+               {"name": "fuera_de_alcance", "confidence": 0.25}]
+    reading = TRIAGE.assess("codigo_mascarilla", 0.7, ranking,
+                            Signals(now=0.0, rule="frase_clave", veto="codigo_mascarilla"))
+    assert (reading.kind, reading.level) == ("fuera_de_alcance", "other")
 
 
 # --- the rule that combines the readings ------------------------------------------------------
@@ -86,9 +95,9 @@ def test_a_form_answer_keeps_its_intent_even_when_she_asks_for_a_person():
 
 def test_the_safety_net_overrides_a_calm_reading():
     reading = TRIAGE.assess("fuera_de_alcance", 0.9, (),
-                            Signals(now=0.0, rule="codigo_mascarilla", rule_kind="codigo_mascarilla"))
+                            Signals(now=0.0, rule="frase_clave", rule_kind="codigo_mascarilla"))
     assert (reading.level, reading.intent, reading.rule) == (
-        "emergency", "codigo_mascarilla", "codigo_mascarilla")
+        "emergency", "codigo_mascarilla", "frase_clave")
 
 
 def test_payloads_without_signals_read_from_the_triage_file():
