@@ -16,7 +16,7 @@ import yaml
 # Steps Rasa Pro users know, and the extensions for what WhatsApp and the helpline add.
 RASA_STEPS = ("user", "bot", "utter", "slot_was_set")
 WHATSAPP_STEPS = ("boton", "ubicacion", "medio", "nota_de_voz", "evento", "silencio")
-HELPLINE_STEPS = ("caso", "especialista")
+HELPLINE_STEPS = ("caso", "especialista", "servidor_de_acciones")
 STEP_KINDS = RASA_STEPS + WHATSAPP_STEPS + HELPLINE_STEPS
 # Modifiers that may accompany a step in the same mapping.
 STEP_OPTIONS = {"bot": {"botones"}, "utter": {"botones"}, "boton": set(), "user": set()}
@@ -105,6 +105,8 @@ def _check_value(kind: str, value: Any, number: int, source: str, case: str) -> 
         problem = f"{kind}: escribe pares «nombre: valor»"
     elif kind == "ubicacion" and not (isinstance(value, dict) and {"latitud", "longitud"} <= set(value)):
         problem = "ubicacion: escribe latitud y longitud"
+    elif kind == "servidor_de_acciones" and value != "apagar":
+        problem = "servidor_de_acciones: el único paso es «apagar»"
     elif kind == "especialista":
         action = next(iter(value), None) if isinstance(value, dict) else value
         if action not in SPECIALIST_ACTIONS:
@@ -134,7 +136,8 @@ def _case(raw: Any, source: str) -> Case:
         pending=str(raw["pendiente"]) if raw.get("pendiente") else None,
         specialists_online=raw.get("especialistas") == "conectadas",
         schedule=schedule,
-        actions_down=raw.get("servidor_de_acciones") == "apagado",
+        actions_down=raw.get("servidor_de_acciones") == "apagado"
+        or any(step.kind == "servidor_de_acciones" for step in parsed),
         description=str(raw.get("descripcion") or ""),
     )
 

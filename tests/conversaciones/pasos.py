@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +37,7 @@ class Context:
     rasa_token: str
     responses: dict[str, tuple[Variation, ...]]
     console: ConsoleDriver | None = None
+    stop_actions: Callable[[], None] | None = None
 
 
 def _shown(message: dict[str, Any] | None) -> str:
@@ -186,6 +188,10 @@ async def play_step(ctx: Context, step: Step) -> None:
         await _expect_ticket(ctx, step.value)
     elif step.kind == "especialista":
         await _specialist(ctx, step.value)
+    elif step.kind == "servidor_de_acciones":
+        if ctx.stop_actions is None:
+            raise StepFailed("este caso necesita «servidor_de_acciones: apagado»")
+        await asyncio.to_thread(ctx.stop_actions)
     else:
         await _send(ctx, step)
 

@@ -17,8 +17,10 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import groupby
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from console.security import hash_password
 from handoff.queue import HandoffQueue
@@ -70,7 +72,8 @@ class Runner:
         async with self.parallel:
             phone = self._phone(index)
             ctx = Context(phone, self.queue, self.stack.rasa_url, self.stack.api_token,
-                          self.responses, console)
+                          self.responses, console,
+                          (lambda: stop_action_server(self.stack)) if case.actions_down else None)
             started = time.monotonic()
             try:
                 step, problem = await play_case(ctx, case)
@@ -81,9 +84,7 @@ class Runner:
             return Outcome(case, step, problem, time.monotonic() - started)
 
     def _prepare_phase(self, case: Case) -> None:
-        self.schedule_file.write_text(case.schedule or "", encoding="utf-8")
-        if case.actions_down:
-            stop_action_server(self.stack)
+        self.schedule_file.write_text(with_dates(case.schedule or ""), encoding="utf-8")
 
     async def run_phase(self, cases: list[Case], first_index: int) -> list[Outcome]:
         self._prepare_phase(cases[0])
@@ -92,6 +93,9 @@ class Runner:
             consoles = list(await asyncio.gather(
                 *(self._specialist(first_index + i) for i in range(len(cases)))))
         try:
+            if cases[0].actions_down:  # one after another: the first one stops the server
+                return [await self._run_one(case, first_index + i, None)
+                        for i, case in enumerate(cases)]
             return list(await asyncio.gather(*(
                 self._run_one(case, first_index + i, consoles[i]) for i, case in enumerate(cases))))
         finally:
@@ -108,6 +112,13 @@ class Runner:
                   flush=True)
             outcomes += await self.run_phase(phase_cases, len(outcomes))
         return outcomes
+
+
+def with_dates(schedule: str) -> str:
+    """{hoy} and {manana} in a case's opening hours become today's and tomorrow's dates."""
+    today = datetime.now(ZoneInfo("America/Santiago")).date()
+    return (schedule.replace("{hoy}", today.isoformat())
+            .replace("{manana}", (today + timedelta(days=1)).isoformat()))
 
 
 def stop_action_server(stack: Stack) -> None:
