@@ -180,6 +180,8 @@ def parse_schedule(text: str) -> Schedule:
         raw = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError as error:
         raise HorarioError(f"el archivo no es YAML válido ({error})") from None
+    except ValueError as error:  # e.g. a date like 2025-13-01
+        raise HorarioError(f"hay una fecha que no existe ({error})") from None
     if raw is None:
         return Schedule(ZoneInfo(DEFAULT_ZONE))
     if not isinstance(raw, dict):
