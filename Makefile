@@ -18,7 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
 	$(wildcard components/*.py) $(SPACY_MODEL)
 
-.PHONY: install train run test lint unit validate conversations nlu-gate integration browser \
+.PHONY: install train run test lint unit validate conversations conversaciones nlu-gate \
+	integration browser \
 	bench triage agent clean browser-deps
 
 install: $(INSTALLED)
@@ -47,7 +48,7 @@ triage: $(INSTALLED)
 	@$(PY) -m triage.cli
 
 # --- tests -----------------------------------------------------------------------------
-test: lint unit validate conversations nlu-gate integration browser
+test: lint unit validate conversations conversaciones nlu-gate integration browser
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
@@ -59,8 +60,13 @@ validate: $(INSTALLED)
 	$(PY) -m tests.tools.validate_data
 
 conversations: $(MODEL_STAMP)
-	$(RASA) test core --stories tests/test_stories.yml --model models/asistente.tar.gz \
+	$(RASA) test core --e2e --stories tests/test_stories.yml --model models/asistente.tar.gz \
 		--out results/core --fail-on-prediction-errors
+
+# Whole conversations through the phone simulator, the real stack and the console
+# (tests/conversaciones/*.yml; README, «Pruebas de conversación»).
+conversaciones: $(MODEL_STAMP)
+	$(PY) -m tests.conversaciones.runner
 
 nlu-gate: $(MODEL_STAMP)
 	$(PY) -m tests.tools.nlu_gate --model models/asistente.tar.gz --out results/nlu

@@ -28,20 +28,20 @@ def events_this_session(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def level_of_parse(parse_data: dict[str, Any] | None) -> str:
-    """The triage level of one parsed user message."""
-    return load_triage_map().level_of(parse_data)
+    """The triage level of one parsed user message (also for button payloads)."""
+    return load_triage_map().reading_of(parse_data).level
 
 
 def conversation_level(tracker: Tracker) -> str:
-    """The most severe value the ``nivel`` slot took in this session (the handoff's level)."""
+    """The most severe level of her messages in this session (the handoff's level).
+
+    Read from each user event's triage reading, so it needs no slot and no custom action.
+    """
     levels = [
-        event.get("value")
+        level_of_parse(event.get("parse_data"))
         for event in events_this_session(tracker)
-        if event.get("event") == "slot" and event.get("name") == "nivel"
+        if event.get("event") == "user"
     ]
-    current = tracker.get_slot("nivel")
-    if current:
-        levels.append(current)
     levels = [level for level in levels if level in LEVELS]
     return min(levels, key=severity) if levels else "other"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -17,6 +19,8 @@ from actions.conversation_state import (
 )
 from actions.queue_access import get_queue
 from actions.reasons import handoff_reason
+from components.text import normalize
+from handoff.hours import describe_return, is_open, load_schedule, next_opening
 from handoff.priority import priority_for
 from store.privacy import log_id
 
@@ -25,7 +29,14 @@ logger = logging.getLogger(__name__)
 MAX_CONTACT_ANSWER = 120
 NOT_SAFE_TO_WRITE = "no es seguro escribirle"
 CANNOT_WRITE_NOW = "no puede escribir sin peligro (emergencia)"
-
+UNCLEAR_TWICE = "no es seguro escribirle (respuesta poco clara)"
+NOT_SAFE_ANSWERS = (NOT_SAFE_TO_WRITE, CANNOT_WRITE_NOW, UNCLEAR_TWICE)
+# Creating the emergency ticket: attempts and the pause between them (seconds).
+TICKET_ATTEMPTS = 3
+TICKET_RETRY_PAUSE = 0.3
+# Words of doubt in a typed answer to "is it safe to write to you?" (normalised, no accents).
+DOUBT_MARKERS = ("no se", "nose", "a veces", "creo", "tal vez", "talvez", "quizas", "quiza",
+                 "capaz", "depende", "no estoy segura", "mas o menos", "puede ser", "no sabria")
 
 hashed = log_id
 
@@ -57,6 +68,20 @@ def open_or_update_ticket(tracker: Tracker, level: str | None = None):
     )
 
 
+async def open_ticket_with_retries(tracker: Tracker, level: str | None = None):
+    """``open_or_update_ticket`` tried a bounded number of times; the last error is raised."""
+    for attempt in range(1, TICKET_ATTEMPTS + 1):
+        try:
+            return await asyncio.to_thread(open_or_update_ticket, tracker, level)
+        except Exception:
+            if attempt == TICKET_ATTEMPTS:
+                raise
+            logger.warning("ticket for %s not saved (attempt %s); retrying",
+                           hashed(tracker.sender_id), attempt)
+            await asyncio.sleep(TICKET_RETRY_PAUSE * attempt)
+    raise AssertionError("unreachable")
+
+
 class ActionAlertaEmergencia(Action):
     """Opens a top-priority ticket at the first emergency message, before any question,
     so that a specialist sees it even if she cannot write again."""
@@ -68,9 +93,12 @@ class ActionAlertaEmergencia(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         try:
-            open_or_update_ticket(tracker, level="emergency")
-        except Exception:  # the queue being down must never silence the emergency answer
-            logger.exception("emergency ticket not created for %s", hashed(tracker.sender_id))
+            await open_ticket_with_retries(tracker, level="emergency")
+        except Exception as error:  # the emergency answer was already sent by Rasa
+            # No phone number, no text: the hashed id and the error type only.
+            logger.critical("EMERGENCY TICKET NOT CREATED for conversation %s after %s "
+                            "attempts (%s)", hashed(tracker.sender_id), TICKET_ATTEMPTS,
+                            type(error).__name__)
         return []
 
 
@@ -83,37 +111,54 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        level = conversation_level(tracker)
         try:
-            queue = get_queue()
-            ticket = open_or_update_ticket(tracker)
-            online = queue.online_agents()
-            place = queue.position(ticket.id)
-            wait = queue.estimated_wait_minutes(ticket.id)
-        except Exception:
-            logger.exception("handoff failed for %s", hashed(tracker.sender_id))
-            dispatcher.utter_message(response="utter_sin_especialistas")
+            ticket = await open_ticket_with_retries(tracker, level)
+            message = await asyncio.to_thread(_handoff_message, tracker, level, ticket.id)
+        except Exception as error:
+            logger.critical("HANDOFF TICKET NOT CREATED for conversation %s (%s)",
+                            hashed(tracker.sender_id), type(error).__name__)
+            dispatcher.utter_message(response="utter_derivacion_fallida")
             return []  # not paused: without a ticket nobody would ever answer her
-
-        safe_contact = _safe_contact(tracker)
-        if safe_contact in (NOT_SAFE_TO_WRITE, CANNOT_WRITE_NOW):
-            dispatcher.utter_message(response="utter_no_escribir_primero")
-        elif online == 0:
-            dispatcher.utter_message(response="utter_sin_especialistas")
-        else:
-            dispatcher.utter_message(text=_handoff_text(place, wait))
-        logger.info(
-            "handoff %s ticket=%s priority=%s", hashed(tracker.sender_id), ticket.id, ticket.priority
-        )
-        return [ConversationPaused()]
+        response, values = message
+        dispatcher.utter_message(response=response, **values)
+        logger.info("handoff %s ticket=%s priority=%s",
+                    hashed(tracker.sender_id), ticket.id, ticket.priority)
+        # action_listen after the pause: when the case is closed and the bot resumes, her
+        # first message is read as an answer to a listening bot (rules need that), not lost.
+        return [ConversationPaused(), ActionExecuted("action_listen")]
 
 
-def _handoff_text(place: int | None, wait_minutes: int | None) -> str:
-    text = "Listo. Una especialista te escribirá aquí."
+def _handoff_message(tracker: Tracker, level: str, ticket_id: int) -> tuple[str, dict[str, Any]]:
+    """Which handoff response to send, with its values."""
+    if _safe_contact(tracker) in NOT_SAFE_ANSWERS:
+        return "utter_no_escribir_primero", {}
+    now = datetime.now(timezone.utc)
+    schedule = load_schedule()
+    if not is_open(schedule, now):
+        opening = next_opening(schedule, now)
+        if opening is not None:
+            return "utter_fuera_de_horario", {"vuelta": describe_return(opening, now)}
+    if level == "emergency":
+        return "utter_derivacion_emergencia", {}
+    queue = get_queue()
+    if queue.online_agents() == 0:
+        return "utter_sin_especialistas", {}
+    place, wait = queue.position(ticket_id), queue.estimated_wait_minutes(ticket_id)
+    if place and wait:
+        return "utter_derivacion_fila", {"lugar": place, "espera": wait}
     if place:
-        text += f" Estás en el lugar {place} de la fila."
-    if wait_minutes:
-        text += f" Espera estimada: unos {wait_minutes} min."
-    return text
+        return "utter_derivacion_lugar", {"lugar": place}
+    return "utter_derivacion", {}
+
+
+def _typed_doubt(tracker: Tracker) -> bool:
+    """Her typed answer hesitates («no sé, a veces creo que sí»); a tapped button never does."""
+    message = tracker.latest_message or {}
+    if (message.get("metadata") or {}).get("payload"):
+        return False
+    text = f" {normalize(str(message.get('text') or ''))} "
+    return any(f" {marker} " in text for marker in DOUBT_MARKERS)
 
 
 class ValidateFormularioContacto(FormValidationAction):
@@ -123,9 +168,12 @@ class ValidateFormularioContacto(FormValidationAction):
     def validate_contacto_seguro(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """An unclear answer is asked again once (other words), then taken as «not safe»."""
         text = str(value or "").strip()
-        if not text:
-            return {"contacto_seguro": None}
+        if _typed_doubt(tracker) or not text:
+            if tracker.get_slot("contacto_repreguntado"):
+                return {"contacto_seguro": UNCLEAR_TWICE}
+            return {"contacto_seguro": None, "contacto_repreguntado": True}
         return {"contacto_seguro": text[:MAX_CONTACT_ANSWER]}
 
 
@@ -146,3 +194,4 @@ class ActionSessionStart(Action):
             logger.exception("could not check the queue for %s", hashed(tracker.sender_id))
         events.append(ActionExecuted("action_listen"))
         return events
+

@@ -1,4 +1,8 @@
-"""Answering 'where can I get help' by comuna or by shared location."""
+"""Answering 'where can I get help' by comuna or by shared location.
+
+The sentences are domain responses (utter_centros_*, utter_sin_centros); the list of
+services comes from the operator's file (data/servicios/servicios.csv).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,6 @@ from rasa_sdk.types import DomainDict
 
 from actions.services_catalog import Service, load_catalog
 
-NO_ENTRY = (
-    "No tengo centros registrados en {comuna}. Llama al 1455 (gratis): "
-    "te orientan sobre dónde ir cerca de ti."
-)
-
 
 def _location(tracker: Tracker) -> tuple[float, float] | None:
     location = (tracker.latest_message.get("metadata") or {}).get("location") or {}
@@ -23,8 +22,8 @@ def _location(tracker: Tracker) -> tuple[float, float] | None:
         return None
 
 
-def _listing(title: str, services: list[Service]) -> str:
-    return "\n".join([title, *(service.as_text() for service in services)])
+def _listing(services: list[Service]) -> str:
+    return "\n".join(service.as_text() for service in services)
 
 
 class ActionInfoCentros(Action):
@@ -39,7 +38,8 @@ class ActionInfoCentros(Action):
         if location:
             nearby = catalog.nearest(*location)
             if nearby:
-                dispatcher.utter_message(text=_listing("Lo más cercano a tu ubicación:", nearby))
+                dispatcher.utter_message(response="utter_centros_cercanos",
+                                         servicios=_listing(nearby))
                 return []
         comuna = tracker.get_slot("comuna")
         if not comuna:
@@ -47,7 +47,8 @@ class ActionInfoCentros(Action):
             return []
         services = catalog.in_comuna(comuna)
         if services:
-            dispatcher.utter_message(text=_listing(f"En {comuna} puedes acudir a:", services))
+            dispatcher.utter_message(response="utter_centros_en_comuna", comuna=comuna,
+                                     servicios=_listing(services))
         else:
-            dispatcher.utter_message(text=NO_ENTRY.format(comuna=comuna))
+            dispatcher.utter_message(response="utter_sin_centros", comuna=comuna)
         return []

@@ -1,4 +1,8 @@
-"""The ``nivel`` slot, the emergency form and the risk screening result."""
+"""The emergency form and the risk screening result.
+
+The ``nivel`` slot is filled inside Rasa from the NLU's ``nivel`` entity (domain.yml): the
+emergency answer never waits for this action server.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation_state import level_of_parse, screening_answers, screening_result
+from actions.conversation_state import screening_answers, screening_result
 from components.chile_geo import load_geo
-
-
-class ActionNivelTriage(Action):
-    """Custom slot mapping: run by Rasa on every user message to set ``nivel``.
-
-    The NLU adds its reading (with the 'more dangerous reading wins' rule) to the parse data;
-    button payloads skip the NLU, so their level comes from the intent's entry in triage.yml.
-    """
-
-    def name(self) -> str:
-        return "action_nivel_triage"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        return [SlotSet("nivel", level_of_parse(tracker.latest_message))]
 
 
 class ValidateFormularioEmergencia(FormValidationAction):

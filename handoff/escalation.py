@@ -1,17 +1,25 @@
 """Escalation while a conversation waits for (or talks with) a specialist.
 
-While handed off, the conversation is paused: Rasa parses and stores every
-message but runs no action. This event broker sees every new event when the
-tracker is saved. When a paused conversation gets an emergency-level message,
-it moves her ticket to the top of the queue and sends her the emergency lines
-through Rasa's own HTTP API (the conversation stays paused).
+While handed off, the conversation is paused: Rasa parses and stores every message but runs
+no action. This event broker sees every new event when the tracker is saved, and for a
+paused conversation with an open ticket:
+
+- an emergency-level message: the decision is written to ``handoff_escalations`` at once;
+  a worker moves her ticket to the top, sends her the emergency lines and audits it; a sweep
+  at Rasa startup and every minute finishes what a crash or a failed send left undone;
+- «salir»: the quick-exit goodbye (the ticket stays open for the team);
+- any other message while the ticket waits: a short acknowledgement, at most once every
+  ``WAITING_ACK_SECONDS`` (default 180) per case.
+
+Every text is a response of domain.yml, sent through Rasa's HTTP API as a bot event on the
+conversation's latest channel (``send_response``), so the dialogue state is not changed.
 
 endpoints.yml::
 
     event_broker:
       type: handoff.escalation.EscalationBroker
 
-Env: RASA_URL (default http://127.0.0.1:5005), RASA_API_TOKEN, DATABASE_URL.
+Env: RASA_URL (default http://127.0.0.1:5005), RASA_API_TOKEN, DATABASE_URL, WAITING_ACK_SECONDS.
 """
 
 from __future__ import annotations
@@ -20,43 +28,33 @@ import asyncio
 import logging
 import os
 import threading
-import time
 from asyncio import AbstractEventLoop
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
+from handoff.escalation_log import EscalationLog, Kind, Outcome
 from handoff.queue import HandoffQueue
+from handoff.rasa_responses import RasaResponses
 from store.privacy import log_id
 from triage.levels import TriageMap, load_triage_map
 
 logger = logging.getLogger(__name__)
-# httpx logs every request URL at INFO: ours carry the phone number and the API token.
-logging.getLogger("httpx").setLevel(logging.WARNING)
-
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
-
-EMERGENCY_TEXT = (
-    "Si estás en peligro ahora, llama al 133 (Carabineros). "
-    "También: 149 (Fono Familia) y 1455 (orientación, gratis). "
-    "Ya avisé a una especialista y te responderá lo antes posible."
-)
-
-
-# When a specialist already holds the case she is not told that someone was alerted again.
-EMERGENCY_TEXT_ASSIGNED = (
-    "Si estás en peligro ahora, llama al 133 (Carabineros). "
-    "También: 149 (Fono Familia) y 1455 (orientación, gratis)."
-)
 
 QUICK_EXIT_INTENT = "salir"
-QUICK_EXIT_TEXT = "Hasta luego. Para borrar este chat, mantenlo presionado y toca «Eliminar»."
-
+SILENT_INTENTS = frozenset({"medio_no_soportado"})  # the channel already answered her
+RESPONSE_QUICK_EXIT = "utter_salir"
+RESPONSE_WAITING = "utter_en_espera"
+RESPONSE_EMERGENCY = "utter_emergencia_en_espera"
+RESPONSE_EMERGENCY_ASSIGNED = "utter_emergencia_con_especialista"
+SWEEP_EVERY_SECONDS = 60.0
+SWEEP_GRACE_SECONDS = 10.0  # the live worker handles fresh decisions
+MAX_ATTEMPTS = 10
+DEFAULT_ACK_SECONDS = 180.0
 
 hash_id = log_id
 
@@ -69,8 +67,21 @@ def emergency_intent(parse_data: dict[str, Any], triage_map: TriageMap) -> str |
     return str(reading.intent or "triage")
 
 
+def _kind_of(parse_data: dict[str, Any], triage: TriageMap) -> tuple[str, str | None] | None:
+    """(what to do, intent) for a user message if its conversation turns out to be paused."""
+    intent = emergency_intent(parse_data, triage)
+    if intent is not None:
+        return "emergency", intent
+    name = (parse_data.get("intent") or {}).get("name")
+    if name == QUICK_EXIT_INTENT:
+        return "quick_exit", name
+    if name in SILENT_INTENTS:
+        return None
+    return "waiting", name
+
+
 class EscalationBroker(EventBroker):
-    """Escalates handed-off conversations on emergency messages. Never raises into Rasa."""
+    """Acts on messages of handed-off conversations. Never raises into Rasa."""
 
     def __init__(
         self,
@@ -81,18 +92,20 @@ class EscalationBroker(EventBroker):
         transport: httpx.AsyncBaseTransport | None = None,
         resend_cooldown_seconds: float = 120.0,
         retries: int = 3,
+        ack_cooldown_seconds: float | None = None,
     ) -> None:
-        self.rasa_url = (rasa_url or os.environ.get("RASA_URL") or DEFAULT_RASA_URL).rstrip("/")
-        self.token = token if token is not None else os.environ.get("RASA_API_TOKEN", "")
+        self.rasa = RasaResponses(rasa_url, token, transport=transport, retries=retries)
         self._queue_factory = queue_factory
         self._queue: HandoffQueue | None = None
-        self._transport = transport
+        self._log: EscalationLog | None = None
         self._cooldown = resend_cooldown_seconds
-        self._retries = retries
-        self._last_sent: dict[str, float] = {}
+        self._ack_cooldown = ack_cooldown_seconds if ack_cooldown_seconds is not None else float(
+            os.environ.get("WAITING_ACK_SECONDS") or DEFAULT_ACK_SECONDS)
         # user events waiting to see whether the bot acts on them in the same save
-        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, tuple[str, str | None]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._sweeper: asyncio.Task | None = None
         try:
             self._triage: TriageMap = load_triage_map(triage_file)
         except Exception:  # noqa: BLE001 - a broken file must not stop Rasa
@@ -104,10 +117,12 @@ class EscalationBroker(EventBroker):
         cls, broker_config: EndpointConfig | None, event_loop: AbstractEventLoop | None = None
     ) -> EscalationBroker:
         kwargs = dict(broker_config.kwargs) if broker_config else {}
-        return cls(
+        broker = cls(
             rasa_url=kwargs.get("rasa_url") or (broker_config.url if broker_config else None),
             triage_file=kwargs.get("triage_file"),
         )
+        broker.start_sweeper()
+        return broker
 
     @property
     def queue(self) -> HandoffQueue:
@@ -115,13 +130,18 @@ class EscalationBroker(EventBroker):
             self._queue = self._queue_factory()
         return self._queue
 
+    @property
+    def log(self) -> EscalationLog:
+        if self._log is None:
+            self._log = EscalationLog(self.queue.engine)
+        return self._log
+
     # ---------------------------------------------------------------- publish
     def publish(self, event: dict[str, Any]) -> None:
         """Called by the tracker store for every new event, in order, once per save.
 
-        A paused conversation's user message is saved without any action after it.
-        So an emergency user event is only acted on if no ``action`` event follows
-        it in the same save (otherwise the bot itself answered it).
+        A paused conversation's user message is saved without any action after it, so a
+        user event is only acted on if no ``action`` event follows it in the same save.
         """
         try:
             self._publish(event)
@@ -138,14 +158,11 @@ class EscalationBroker(EventBroker):
             return
         if kind != "user":
             return
-        parse_data = event.get("parse_data") or {}
-        intent = emergency_intent(parse_data, self._triage)
-        response = "emergency"
-        if intent is None and (parse_data.get("intent") or {}).get("name") == QUICK_EXIT_INTENT:
-            intent, response = QUICK_EXIT_INTENT, "quick_exit"
-        if intent is None:
+        decision = _kind_of(event.get("parse_data") or {}, self._triage)
+        if decision is None:
+            self._pending.pop(sender, None)
             return
-        self._pending[sender] = {"intent": intent, "response": response}
+        self._pending[sender] = decision
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -153,97 +170,154 @@ class EscalationBroker(EventBroker):
         if loop is not None:
             # the rest of this save's events are published synchronously before this runs
             loop.call_soon(self._decide, sender)
-        else:
-            # no loop (scripts): decide now, in a background thread
+        else:  # no loop (scripts): decide now, in a background thread
             self._pending.pop(sender, None)
-            threading.Thread(
-                target=asyncio.run, args=(self._act(sender, intent, response),), daemon=True
-            ).start()
+            threading.Thread(target=asyncio.run, args=(self._act(sender, *decision),),
+                             daemon=True).start()
 
     def _decide(self, sender: str) -> None:
         pending = self._pending.pop(sender, None)
         if pending is None:
             return
-        task = asyncio.get_running_loop().create_task(
-            self._act(sender, pending["intent"], pending["response"]))
+        try:
+            decision_id = self._record_emergency(sender, pending[1]) if (
+                pending[0] == "emergency") else None
+        except Exception:  # noqa: BLE001 - still try to act now
+            logger.exception("Could not record the escalation of %s.", hash_id(sender))
+            decision_id = None
+        work = self.process(decision_id) if decision_id else self._act(sender, *pending)
+        self._spawn(work)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _act(self, sender: str, intent: str, response: str) -> None:
-        if response == "quick_exit":
-            await self._quick_exit(sender)
-        else:
-            await self._escalate(sender, intent)
+    def _record_emergency(self, sender: str, intent: str | None) -> int | None:
+        """Write the decision before anything is sent (a crash after this is swept up)."""
+        ticket = self.queue.open_ticket_for(sender)
+        if ticket is None:
+            return None
+        return self.log.record(Kind.EMERGENCY, ticket.id, intent).id
 
+    async def _act(self, sender: str, what: str, intent: str | None) -> None:
+        try:
+            if what == "quick_exit":
+                await self._quick_exit(sender)
+            elif what == "waiting":
+                await self._acknowledge(sender)
+            else:  # an emergency that could not be recorded: act at once all the same
+                ticket = await asyncio.to_thread(self.queue.open_ticket_for, sender)
+                if ticket is not None:
+                    decision = await asyncio.to_thread(self.log.record, Kind.EMERGENCY,
+                                                       ticket.id, intent)
+                    await self.process(decision.id)
+        except Exception:  # noqa: BLE001
+            logger.exception("Escalation broker could not act for %s.", hash_id(sender))
+
+    # ------------------------------------------------------------ the answers
     async def _quick_exit(self, sender: str) -> None:
         """«salir» while waiting: the neutral goodbye at once; the ticket stays for the team."""
+        ticket = await asyncio.to_thread(self.queue.open_ticket_for, sender)
+        if ticket is None:
+            return
+        if await self.rasa.send_response(sender, RESPONSE_QUICK_EXIT, "handoff_quick_exit"):
+            await asyncio.to_thread(self.queue.audit, "quick_exit_while_waiting", None, ticket.id)
+
+    async def _acknowledge(self, sender: str) -> None:
+        """«Recibí tu mensaje» while the ticket waits; at most once per cooldown per case."""
+        lock = self._locks.setdefault(sender, asyncio.Lock())
+        async with lock:
+            ticket = await asyncio.to_thread(self.queue.open_ticket_for, sender)
+            if ticket is None or ticket.status != "waiting":
+                return
+            recent = await asyncio.to_thread(self.log.sent_within, ticket.id,
+                                             Kind.ACKNOWLEDGEMENT, Outcome.SENT, self._ack_cooldown)
+            if recent:
+                return
+            if await self.rasa.send_response(sender, RESPONSE_WAITING, "handoff_waiting"):
+                await asyncio.to_thread(self.log.record, Kind.ACKNOWLEDGEMENT, ticket.id,
+                                        None, Outcome.SENT)
+        if not lock.locked():
+            self._locks.pop(sender, None)
+
+    async def process(self, decision_id: int) -> None:
+        """Escalate one recorded decision: ticket to the top, emergency lines, audit."""
+        decision = await asyncio.to_thread(self.log.claim, decision_id)
+        if decision is None:
+            return  # finished or being processed elsewhere
+        try:
+            outcome = await self._escalate(decision.ticket_id, decision.intent)
+        except Exception:  # noqa: BLE001
+            logger.exception("Escalation %s failed; it will be retried.", decision_id)
+            outcome = None
+        if outcome is not None:
+            await asyncio.to_thread(self.log.finish, decision_id, outcome)
+            return
+        attempts = await asyncio.to_thread(self.log.release, decision_id)
+        if attempts >= MAX_ATTEMPTS:
+            await asyncio.to_thread(self.log.finish, decision_id, Outcome.FAILED)
+            logger.critical("EMERGENCY LINES NOT SENT for ticket %s after %s attempts.",
+                            decision.ticket_id, attempts)
+
+    async def _escalate(self, ticket_id: int, intent: str | None) -> Outcome | None:
+        """The outcome, or None when the lines could not be sent (to be retried)."""
+        ticket = await asyncio.to_thread(self.queue.get, ticket_id)
+        if ticket is None or ticket.status == "closed":
+            return Outcome.TICKET_CLOSED
+        reason = f"Emergencia durante la derivación ({intent or 'triage'})"
+        ticket = await asyncio.to_thread(self.queue.escalate, ticket.conversation_id, reason)
+        if ticket is None:
+            return Outcome.TICKET_CLOSED
+        logger.warning("Escalated ticket %s to emergency.", ticket.id)
+        recent = await asyncio.to_thread(self.log.sent_within, ticket.id, Kind.EMERGENCY,
+                                         Outcome.LINES_SENT, self._cooldown)
+        if recent:
+            return Outcome.ESCALATED
+        response = RESPONSE_EMERGENCY_ASSIGNED if ticket.status == "assigned" else RESPONSE_EMERGENCY
+        if not await self.rasa.send_response(ticket.conversation_id, response,
+                                             "handoff_escalation"):
+            return None
+        await asyncio.to_thread(self.queue.audit, "emergency_lines_sent", None, ticket.id,
+                                "escalation")
+        return Outcome.LINES_SENT
+
+    # ------------------------------------------------------------ the sweep
+    async def sweep(self, grace_seconds: float = SWEEP_GRACE_SECONDS) -> int:
+        """Process every decision nobody finished; returns how many were looked at."""
+        pending = await asyncio.to_thread(self.log.unprocessed, grace_seconds)
+        for decision_id in pending:
+            await self.process(decision_id)
+        return len(pending)
+
+    def start_sweeper(self) -> None:
         try:
             loop = asyncio.get_running_loop()
-            ticket = await loop.run_in_executor(None, self.queue.open_ticket_for, sender)
-            if ticket is None:
-                return
-            if await self._send_bot_text(sender, QUICK_EXIT_TEXT, "handoff_quick_exit"):
-                await loop.run_in_executor(
-                    None, lambda: self.queue.audit("quick_exit_while_waiting", ticket_id=ticket.id)
-                )
-        except Exception:  # noqa: BLE001
-            logger.exception("Quick exit failed for conversation %s.", hash_id(sender))
+        except RuntimeError:
+            return
+        self._sweeper = loop.create_task(self._sweep_forever())
 
-    async def _escalate(self, sender: str, intent: str) -> None:
-        who = hash_id(sender)
-        try:
-            loop = asyncio.get_running_loop()
-            ticket = await loop.run_in_executor(
-                None, self.queue.escalate, sender, f"Emergencia durante la derivación ({intent})"
-            )
-            if ticket is None:
-                return
-            logger.warning("Escalated ticket %s (conversation %s) to emergency.", ticket.id, who)
-            now = time.monotonic()
-            if now - self._last_sent.get(sender, -1e9) < self._cooldown:
-                return
-            self._last_sent[sender] = now
-            text = EMERGENCY_TEXT_ASSIGNED if ticket.status == "assigned" else EMERGENCY_TEXT
-            if await self._send_bot_text(sender, text, "handoff_escalation"):
-                await loop.run_in_executor(
-                    None, lambda: self.queue.audit(
-                        "emergency_lines_sent", ticket_id=ticket.id, detail="escalation")
-                )
-        except Exception:  # noqa: BLE001
-            logger.exception("Escalation failed for conversation %s.", who)
-
-    async def _send_bot_text(self, sender: str, text: str, source: str) -> bool:
-        url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker/events"
-        params = {"output_channel": "latest", "execute_side_effects": "true"}
-        if self.token:
-            params["token"] = self.token
-        body = {"event": "bot", "text": text, "timestamp": time.time(),
-                "metadata": {"source": source}}
-        async with httpx.AsyncClient(transport=self._transport, timeout=15.0) as client:
-            for attempt in range(1, self._retries + 1):
-                try:
-                    response = await client.post(url, params=params, json=body)
-                    if response.status_code < 300:
-                        return True
-                    logger.error("Rasa refused the message: HTTP %s (conversation %s).",
-                                 response.status_code, hash_id(sender))
-                    if response.status_code < 500:
-                        return False
-                except httpx.HTTPError as error:
-                    logger.error("Could not reach Rasa (%s), attempt %s (conversation %s).",
-                                 type(error).__name__, attempt, hash_id(sender))
-                if attempt < self._retries:
-                    await asyncio.sleep(0.5 * attempt)
-        return False
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                found = await self.sweep()
+                if found:
+                    logger.warning("Escalation sweep processed %s pending decision(s).", found)
+            except Exception:  # noqa: BLE001
+                logger.exception("Escalation sweep failed; next one in a minute.")
+            await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
     async def drain(self) -> None:
-        """Wait for scheduled escalations (tests, shutdown)."""
+        """Wait for scheduled work (tests, shutdown)."""
         await asyncio.sleep(0)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         try:
             await asyncio.wait_for(self.drain(), timeout=10)
         except Exception:  # noqa: BLE001
             logger.exception("Escalation broker closed with work pending.")
+        await self.rasa.aclose()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from rasa_sdk.events import ConversationPaused, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 
 from actions.conversation_actions import ActionAclarar, ActionMedioNoSoportado
 from actions.conversation_state import conversation_level, screening_result
@@ -16,11 +19,7 @@ from actions.handoff_actions import (
     ValidateFormularioContacto,
 )
 from actions.services_actions import ActionInfoCentros
-from actions.triage_actions import (
-    ActionNivelTriage,
-    ActionResultadoEvaluacion,
-    ValidateFormularioEmergencia,
-)
+from actions.triage_actions import ActionResultadoEvaluacion, ValidateFormularioEmergencia
 from handoff.priority import EMERGENCY, HIGH_RISK, PERSON, RISK
 from tests.bot.conftest import make_tracker, user_event
 
@@ -36,27 +35,21 @@ def responses(dispatcher) -> list[str]:
     return [m.get("response") for m in dispatcher.messages]
 
 
-# --- nivel slot -------------------------------------------------------------------------
+# --- level of the conversation ------------------------------------------------------------
 
-async def test_nivel_comes_from_the_nlu_reading(dispatcher):
-    tracker = make_tracker([user_event("saludar", level="emergency")])
-    events = await ActionNivelTriage().run(dispatcher, tracker, DOMAIN)
-    assert events == [SlotSet("nivel", "emergency")]
-
-
-async def test_nivel_of_a_button_payload_comes_from_the_triage_file(dispatcher):
-    tracker = make_tracker([user_event("violencia_fisica")])  # payloads carry no reading
-    assert await ActionNivelTriage().run(dispatcher, tracker, DOMAIN) == [SlotSet("nivel", "risk")]
-
-
-def test_conversation_level_is_the_most_severe_of_the_session():
+def test_conversation_level_is_the_most_severe_reading_of_the_session():
     events = [
-        {"event": "slot", "name": "nivel", "value": "emergency"},
+        user_event("emergencia_ahora", level="emergency"),
         {"event": "session_started"},
-        {"event": "slot", "name": "nivel", "value": "risk"},
-        {"event": "slot", "name": "nivel", "value": "other"},
+        user_event("violencia_psicologica", level="risk"),
+        user_event("afirmar"),  # a button payload: no reading, the triage file gives 'other'
     ]
-    assert conversation_level(make_tracker(events, slots={"nivel": "other"})) == "risk"
+    assert conversation_level(make_tracker(events)) == "risk"
+
+
+def test_conversation_level_reads_payloads_through_the_triage_file():
+    assert conversation_level(make_tracker([user_event("violencia_fisica")])) == "risk"
+    assert conversation_level(make_tracker([])) == "other"
 
 
 # --- screening ---------------------------------------------------------------------------
@@ -94,7 +87,8 @@ async def test_handoff_creates_a_ticket_and_pauses(dispatcher, queue):
               user_event("violencia_fisica", level="risk")]
     tracker = make_tracker(events, slots=slots)
     result = await ActionHandoff().run(dispatcher, tracker, DOMAIN)
-    assert result == [ConversationPaused()]
+    # listening after the pause: her first message after the case is closed follows the rules
+    assert result == [ConversationPaused(), ActionExecuted("action_listen")]
     ticket = queue.open_ticket_for("56911112222")
     assert (ticket.level, ticket.priority, ticket.status) == ("risk", HIGH_RISK, "waiting")
     assert ticket.reason == "Relato de violencia: violencia fisica"
@@ -113,11 +107,51 @@ async def test_handoff_tells_her_place_in_queue_when_someone_is_online(dispatche
                                                                   "contacto_seguro": "sí"})
     await ActionHandoff().run(dispatcher, tracker, DOMAIN)
     assert queue.open_ticket_for("56911112222").priority == PERSON
-    assert "lugar 2 de la fila" in texts(dispatcher)[0]
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_derivacion_lugar" and message["lugar"] == 2
+
+
+async def test_emergency_handoff_gives_no_place_in_queue(dispatcher, queue):
+    agent = queue.create_agent("ana", "x")
+    queue.touch_agent(agent.id)
+    queue.open_ticket("otra", "emergency", EMERGENCY, "Emergencia")
+    tracker = make_tracker([user_event("emergencia_ahora", level="emergency")],
+                           slots={"puede_escribir": True})
+    await ActionHandoff().run(dispatcher, tracker, DOMAIN)
+    assert responses(dispatcher) == ["utter_derivacion_emergencia"]
+
+
+@pytest.fixture()
+def closed_today(tmp_path, monkeypatch):
+    today = datetime.now(ZoneInfo("America/Santiago")).date()
+    days = "\n".join(f"  {d}: '09:00-18:00'" for d in ("lunes", "martes", "miercoles", "jueves",
+                                                       "viernes", "sabado", "domingo"))
+    path = tmp_path / "horario.yml"
+    path.write_text(f"dias:\n{days}\nferiados: [{today}, {today + timedelta(days=1)}]\n",
+                    encoding="utf-8")
+    monkeypatch.setenv("HORARIO_PATH", str(path))
+    return today + timedelta(days=2)
+
+
+async def test_outside_hours_she_is_told_when_specialists_are_back(dispatcher, queue, closed_today):
+    tracker = make_tracker([user_event("pedir_persona")], slots={"contacto_seguro": "sí"})
+    result = await ActionHandoff().run(dispatcher, tracker, DOMAIN)
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_fuera_de_horario"
+    assert message["vuelta"].endswith("a las 09:00") and message["vuelta"].startswith("el ")
+    assert ConversationPaused() in result  # the ticket still queues
+    assert queue.open_ticket_for("56911112222").status == "waiting"
+
+
+async def test_outside_hours_an_emergency_is_still_ticketed_at_once(dispatcher, queue, closed_today):
+    tracker = make_tracker([user_event("emergencia_ahora", level="emergency")])
+    await ActionAlertaEmergencia().run(dispatcher, tracker, DOMAIN)
+    assert queue.open_ticket_for("56911112222").priority == EMERGENCY
 
 
 async def test_handoff_when_not_safe_to_write(dispatcher, queue):
-    tracker = make_tracker([], slots={"nivel": "risk", "contacto_seguro": "no es seguro escribirle"})
+    tracker = make_tracker([user_event("violencia_psicologica", level="risk")],
+                           slots={"contacto_seguro": "no es seguro escribirle"})
     await ActionHandoff().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_no_escribir_primero"]
     assert queue.open_ticket_for("56911112222").priority == RISK
@@ -128,9 +162,44 @@ async def test_handoff_without_a_queue_does_not_pause(dispatcher, monkeypatch):
         raise RuntimeError("database down")
 
     monkeypatch.setattr("actions.handoff_actions.get_queue", broken)
+    monkeypatch.setattr("actions.handoff_actions.TICKET_RETRY_PAUSE", 0)
     result = await ActionHandoff().run(dispatcher, make_tracker([], {"nivel": "risk"}), DOMAIN)
     assert result == []  # paused without a ticket, nobody would ever answer
-    assert responses(dispatcher) == ["utter_sin_especialistas"]
+    # never «nobody is online» when the truth is that the ticket could not be saved
+    assert responses(dispatcher) == ["utter_derivacion_fallida"]
+
+
+async def test_emergency_ticket_is_retried(dispatcher, queue, monkeypatch):
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("database locked")
+        return queue
+
+    monkeypatch.setattr("actions.handoff_actions.get_queue", flaky)
+    monkeypatch.setattr("actions.handoff_actions.TICKET_RETRY_PAUSE", 0)
+    tracker = make_tracker([user_event("emergencia_ahora", level="emergency")])
+    await ActionAlertaEmergencia().run(dispatcher, tracker, DOMAIN)
+    assert len(calls) == 3 and queue.open_ticket_for("56911112222").priority == EMERGENCY
+
+
+async def test_emergency_ticket_final_failure_is_critical_without_number(dispatcher, monkeypatch,
+                                                                          caplog):
+    def broken():
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr("actions.handoff_actions.get_queue", broken)
+    monkeypatch.setattr("actions.handoff_actions.TICKET_RETRY_PAUSE", 0)
+    tracker = make_tracker([user_event("emergencia_ahora", level="emergency",
+                                       text="me esta pegando")])
+    with caplog.at_level(logging.WARNING):
+        assert await ActionAlertaEmergencia().run(dispatcher, tracker, DOMAIN) == []
+    critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(critical) == 1 and "EMERGENCY TICKET NOT CREATED" in critical[0].getMessage()
+    assert all("56911112222" not in r.getMessage() and "pegando" not in r.getMessage()
+               for r in caplog.records)
 
 
 async def test_emergency_ticket_exists_before_any_question(dispatcher, queue):
@@ -177,6 +246,29 @@ def test_contact_answer_is_kept_short(dispatcher):
     assert len(result["contacto_seguro"]) == 120
 
 
+def test_unclear_contact_answer_is_asked_again_once_then_not_safe(dispatcher):
+    form = ValidateFormularioContacto()
+    doubt = [user_event("negar", text="no sé, a veces creo que sí")]
+    first = form.validate_contacto_seguro("no es seguro escribirle", dispatcher,
+                                          make_tracker(doubt), DOMAIN)
+    assert first == {"contacto_seguro": None, "contacto_repreguntado": True}
+    second = form.validate_contacto_seguro("no sé", dispatcher,
+                                           make_tracker(doubt, {"contacto_repreguntado": True}),
+                                           DOMAIN)
+    assert second["contacto_seguro"].startswith("no es seguro escribirle")
+
+
+def test_clear_contact_answers_are_kept(dispatcher):
+    form = ValidateFormularioContacto()
+    tapped = [user_event("afirmar", text="/afirmar", payload=True)]
+    assert form.validate_contacto_seguro("sí, es seguro", dispatcher, make_tracker(tapped),
+                                         DOMAIN) == {"contacto_seguro": "sí, es seguro"}
+    hours = [user_event("nlu_fallback", text="despues de las 8 de la noche")]
+    assert form.validate_contacto_seguro("despues de las 8 de la noche", dispatcher,
+                                         make_tracker(hours), DOMAIN) == {
+        "contacto_seguro": "despues de las 8 de la noche"}
+
+
 # --- fallback, media, services --------------------------------------------------------------
 
 async def test_two_fallbacks_in_a_row_offer_a_person(dispatcher):
@@ -206,14 +298,16 @@ def services(monkeypatch):
 async def test_services_by_comuna(dispatcher, services):
     tracker = make_tracker([user_event("informar_ubicacion")], slots={"comuna": "La Florida"})
     await ActionInfoCentros().run(dispatcher, tracker, DOMAIN)
-    (text,) = texts(dispatcher)
-    assert "En La Florida" in text and "Calle Ficticia 123" in text
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_centros_en_comuna" and message["comuna"] == "La Florida"
+    assert "Calle Ficticia 123" in message["servicios"]
 
 
 async def test_comuna_without_entries_gets_1455(dispatcher, services):
     tracker = make_tracker([user_event("informar_ubicacion")], slots={"comuna": "Arica"})
     await ActionInfoCentros().run(dispatcher, tracker, DOMAIN)
-    assert "1455" in texts(dispatcher)[0] and "Arica" in texts(dispatcher)[0]
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_sin_centros" and message["comuna"] == "Arica"
 
 
 async def test_unknown_comuna_is_asked(dispatcher, services):
@@ -224,4 +318,5 @@ async def test_unknown_comuna_is_asked(dispatcher, services):
 async def test_shared_location_gives_the_nearest(dispatcher, services):
     event = user_event("compartir_ubicacion", location={"latitude": -38.74, "longitude": -72.6})
     await ActionInfoCentros().run(dispatcher, make_tracker([event]), DOMAIN)
-    assert "Temuco" in texts(dispatcher)[0]
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_centros_cercanos" and "Temuco" in message["servicios"]

@@ -53,8 +53,10 @@ def test_a_handed_off_conversation_stays_silent_and_escalates(stack, phone):
     assert queue.open_ticket_for(phone.wa_id).status == "waiting"
 
     phone.write("/restart")  # typed by the user: must not un-pause
+    (ack,) = phone.replies(count=1)  # one short acknowledgement while she waits
+    assert "Recibí tu mensaje" in body_of(ack)
     phone.write("hola")
-    assert phone.silent_for(4)
+    assert phone.silent_for(4)  # not one per message
 
     phone.write("me esta pegando ahora ayudaaa")
     (lines,) = phone.replies(count=1)

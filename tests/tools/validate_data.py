@@ -27,7 +27,9 @@ def _domain() -> dict:
 
 
 def _action_sources() -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py"))
+    """Code that sends responses by name: the actions, and the escalation broker (while she waits)."""
+    paths = [*(ROOT / "actions").glob("*.py"), ROOT / "handoff" / "escalation.py"]
+    return "\n".join(p.read_text(encoding="utf-8") for p in paths)
 
 
 def _utterance_really_used(name: str, domain: dict, sources: str) -> bool:
