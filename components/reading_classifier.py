@@ -97,18 +97,17 @@ class ReadingClassifier(GraphComponent):
         return cls(config, model_storage, resource, model)
 
     def process(self, messages: list[Message]) -> list[Message]:
+        # Every message gets an intent, even "/intent" payloads (Rasa's RegexMessageHandler
+        # overrides those later) and empty text: later components expect one.
         texts = [m.get(TEXT) or "" for m in messages]
-        todo = [i for i, text in enumerate(texts) if text and not text.startswith("/")]
-        readings = self._model.read_many([texts[i] for i in todo], self._config["ranking_length"])
-        for i, raw in zip(todo, readings, strict=True):
-            message = messages[i]
-            if raw.ranking:
-                name, confidence = raw.ranking[0]
-                message.set(INTENT, {"name": name, "confidence": confidence}, add_to_output=True)
-                message.set(INTENT_RANKING_KEY,
-                            [{"name": n, "confidence": c} for n, c in raw.ranking],
-                            add_to_output=True)
-            found = verdict(normalize(texts[i]), self._rules)
+        readings = self._model.read_many(texts, self._config["ranking_length"])
+        for message, text, raw in zip(messages, texts, readings, strict=True):
+            name, confidence = raw.ranking[0] if raw.ranking else (None, 0.0)
+            message.set(INTENT, {"name": name, "confidence": confidence}, add_to_output=True)
+            message.set(INTENT_RANKING_KEY,
+                        [{"name": n, "confidence": c} for n, c in raw.ranking],
+                        add_to_output=True)
+            found = verdict(normalize(text), self._rules)
             message.set(SIGNALS_KEY, {
                 "now": None if raw.now is None else round(raw.now, 4),
                 "person": None if raw.person is None else round(raw.person, 4),

@@ -86,6 +86,8 @@ class ReadingModel:
         clean = [normalize(t) for t in texts]
         if not clean:
             return []
+        if not self.models:  # untrained (e.g. no intents): nothing to read
+            return [RawReading((), None, None) for _ in clean]
         columns: dict[str, Any] = {h: m.predict_proba(clean) for h, m in self.models.items()}
         readings = []
         for i in range(len(clean)):

@@ -7,16 +7,15 @@ kind and the more dangerous candidate wins when in doubt. It then:
 - sets the intent the dialogue follows (``emergencia_ahora`` for danger now, ``pedir_persona``
   when she asks for a person, else the kind), keeping the original ranking;
 - adds the reading to the parse data as ``triage`` (intent, kind, level, handoff, immediacy,
-  wants_person, promoted_from, rule);
-- adds an entity ``nivel`` with the level, so that the ``nivel`` slot is filled inside Rasa
-  (no custom action, no action server needed for the emergency answer).
+  wants_person, promoted_from, rule). Actions, the escalation broker and the console read it
+  with ``TriageMap.reading_of``; the rules follow the intent, so the emergency answer needs
+  no custom action and no action server.
 """
 
 from __future__ import annotations
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
 from components.base import ProjectComponent
@@ -24,13 +23,12 @@ from triage.levels import Signals, TriageMap, load_triage_map
 
 TRIAGE_KEY = "triage"
 SIGNALS_KEY = "signals"
-LEVEL_ENTITY = "nivel"
 
 
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class TriageLevel(ProjectComponent, EntityExtractorMixin):
+class TriageLevel(ProjectComponent):
     file_key = "triage_file"
 
     @classmethod
@@ -56,13 +54,3 @@ class TriageLevel(ProjectComponent, EntityExtractorMixin):
             message.set(INTENT, {"name": reading.intent, "confidence": reading.confidence},
                         add_to_output=True)
         message.set(TRIAGE_KEY, reading.as_dict(), add_to_output=True)
-        text = message.get(TEXT) or ""
-        level_entity = {
-            "entity": LEVEL_ENTITY,
-            "value": reading.level,
-            "start": 0,
-            "end": len(text),
-            "confidence": 1.0,
-            "extractor": self.__class__.__name__,
-        }
-        message.set(ENTITIES, [*(message.get(ENTITIES) or []), level_entity], add_to_output=True)
