@@ -89,9 +89,12 @@ def may_work(ticket: TicketView, agent: AgentView) -> bool:
 
 
 def may_read(ticket: TicketView, agent: AgentView) -> bool:
-    """Reading: also a waiting case, before claiming it (audited)."""
-    return may_work(ticket, agent) or (
-        agent.does_casework and ticket.status is TicketStatus.WAITING)
+    """Reading: also a waiting case before claiming it (audited), and a case she closed
+    (for the follow-up)."""
+    if not agent.does_casework:
+        return False
+    return (may_work(ticket, agent) or ticket.status is TicketStatus.WAITING
+            or (ticket.status is TicketStatus.CLOSED and ticket.agent_id == agent.id))
 
 
 class Casework:
@@ -176,7 +179,8 @@ class Casework:
         ticket = await self.queue.get(ticket_id)
         if ticket is None or not may_read(ticket, agent):
             return None
-        action = "conversation_viewed" if may_work(ticket, agent) else "conversation_read_waiting"
+        waiting = ticket.status is TicketStatus.WAITING and not may_work(ticket, agent)
+        action = "conversation_read_waiting" if waiting else "conversation_viewed"
         await self.queue.audit(action, agent.id, ticket.id)
         return ticket
 

@@ -32,6 +32,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from handoff.queue import HandoffQueue
+from handoff.stats import record_contact_safely
 from store.privacy import log_id
 from triage.levels import TriageMap, load_triage_map
 
@@ -136,6 +137,9 @@ class EscalationBroker(EventBroker):
         if kind == "action":
             self._pending.pop(sender, None)
             return
+        if kind == "session_started":
+            self._count_conversation(sender)
+            return
         if kind != "user":
             return
         parse_data = event.get("parse_data") or {}
@@ -159,6 +163,14 @@ class EscalationBroker(EventBroker):
             threading.Thread(
                 target=asyncio.run, args=(self._act(sender, intent, response),), daemon=True
             ).start()
+
+    @staticmethod
+    def _count_conversation(sender: str) -> None:
+        """A new Rasa session: one anonymous contact row for the reports (handoff/stats.py)."""
+        try:
+            asyncio.get_running_loop().run_in_executor(None, record_contact_safely, sender)
+        except RuntimeError:  # no loop (scripts): nothing to count
+            pass
 
     def _decide(self, sender: str) -> None:
         pending = self._pending.pop(sender, None)

@@ -54,7 +54,10 @@ def missing_columns(engine: Engine, metadata: MetaData) -> list[Column]:
 
 def upgrade(engine: Engine, metadata: MetaData) -> list[str]:
     """Create missing tables and add missing columns; returns the columns added."""
-    metadata.create_all(engine)
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError:  # another process created some tables at the same moment
+        metadata.create_all(engine)
     added = []
     for column in missing_columns(engine, metadata):
         statement = f"ALTER TABLE {column.table.name} ADD COLUMN {_column_ddl(column, engine)}"

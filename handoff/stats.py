@@ -14,6 +14,7 @@ Handoff rows are written by the queue in the same transaction as the ticket chan
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -183,3 +184,26 @@ class StatsStore(Store):
         with self._session() as s:
             return [ContactRow(r.started_at, r.first_in_day, r.first_in_week, r.first_in_month)
                     for r in s.execute(query).scalars()]
+
+
+_shared: dict[str, StatsStore] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_stats() -> StatsStore:
+    """The process-wide store on the shared engine from DATABASE_URL."""
+    from store.db import database_url, shared_engine
+
+    url = database_url()
+    with _shared_lock:
+        if url not in _shared:
+            _shared[url] = StatsStore(shared_engine(url))
+        return _shared[url]
+
+
+def record_contact_safely(conversation_id: str) -> None:
+    """For the event broker (runs in a thread): count a conversation; never raises."""
+    try:
+        shared_stats().record_contact(conversation_id)
+    except Exception:  # noqa: BLE001 - statistics must never break a conversation
+        logger.exception("Could not record a contact row.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sanic import Blueprint
@@ -14,6 +15,9 @@ from console.web import Services, casework_only, me, render, services
 from handoff.agents import AgentView
 from handoff.base import utcnow
 
+RECENTLY_CLOSED = timedelta(days=7)  # closed cases listed for a follow-up
+CLOSED_SHOWN = 20
+
 
 async def queue_state(s: Services, agent: AgentView) -> dict[str, Any]:
     now = utcnow()
@@ -21,6 +25,8 @@ async def queue_state(s: Services, agent: AgentView) -> dict[str, Any]:
     mine = [s.present(t, now) for t in await s.queue.list_for_agent(agent.id)]
     assigned = ([s.present(t, now) for t in await s.queue.list_assigned()]
                 if agent.is_supervisor else [])
+    closed = [s.present(t, now) for t in await s.queue.list_closed(now - RECENTLY_CLOSED)
+              if agent.is_supervisor or t.agent_id == agent.id][:CLOSED_SHOWN]
     alerts = [t for t in waiting if t["alert"]] + [t for t in mine if t["alert"]]
     state = {
         "me": {"id": agent.id, "username": agent.username, "role": agent.role.value},
@@ -28,6 +34,7 @@ async def queue_state(s: Services, agent: AgentView) -> dict[str, Any]:
         "waiting": waiting,
         "mine": mine,
         "assigned": assigned,
+        "closed": closed,
         "alerts": [{"id": t["id"], "label": t["label"], "status": t["status"]} for t in alerts],
     }
     if agent.is_supervisor:
@@ -44,6 +51,7 @@ def fragments(request: Request, state: dict[str, Any]) -> dict[str, str]:
         "waiting": str(module.waiting_list(state["waiting"])),
         "mine": str(module.my_list(state["mine"])),
         "assigned": str(module.assigned_list(state["assigned"])),
+        "closed": str(module.closed_list(state["closed"])),
     }
 
 

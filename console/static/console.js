@@ -150,6 +150,7 @@
         swap("waiting-list", s.html.waiting);
         swap("my-list", s.html.mine);
         swap("assigned-list", s.html.assigned);
+        swap("closed-list", s.html.closed);
       }
       showAlerts(s.alerts || []);
       if (s.sla) { clockOffset = s.sla.now - Date.now(); slaWatch = s.sla.watch; checkSla(); }

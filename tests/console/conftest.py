@@ -195,14 +195,14 @@ def queue(tmp_path: Path) -> Iterator[HandoffQueue]:
     engine.dispose()
 
 
-def test_settings(fake: FakeRasa, **overrides: Any) -> Settings:
+def console_settings(fake: FakeRasa, **overrides: Any) -> Settings:
     values = {"rasa_url": fake.url, "rasa_token": TOKEN, "use_channel_window": False,
               "secret": "console-test-secret", **overrides}
     return Settings(**values)
 
 
 def start_console(queue: HandoffQueue, fake: FakeRasa, **kwargs: Any) -> RunningConsole:
-    settings = kwargs.pop("settings", None) or test_settings(fake)
+    settings = kwargs.pop("settings", None) or console_settings(fake)
     app = create_app(queue=queue, settings=settings, scrypt_n=2**10, **kwargs)
     return RunningConsole(app, queue).start()
 
