@@ -140,19 +140,26 @@ def chart_png(report: Report, texts: Any) -> bytes:
         bars.bar(positions, heights, bottom=bottom, color=LEVEL_COLORS[level],
                  label=texts.get("niveles", level))
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    # the part of a shown total whose levels are hidden (small cells): volume without detail
+    rest = [max(0, (row.handoffs or 0) - b) for row, b in zip(report.shown, bottom, strict=True)]
+    bars.bar(positions, rest, bottom=bottom, color="#ffffff", edgecolor="#8d869a", hatch="//",
+             label="Sin desglose (<5)")
     for x, row in zip(positions, report.shown, strict=True):
-        if any(v is None for v in row.by_level.values()) or row.hidden_levels:
-            bars.annotate(f"{SMALL} / {HIDDEN}", (x, bottom[x]), ha="center", va="bottom",
-                          fontsize=7, color="#5d5866")
+        if row.handoffs is None:
+            bars.annotate(SMALL, (x, 0), ha="center", va="bottom", fontsize=8, color="#5d5866")
+    bars.set_ylim(0, max(max(bottom[i] + rest[i] for i in positions), 1) * 1.3)  # room for the legend
     bars.set_ylabel("Derivaciones")
     bars.set_title("Derivaciones a especialistas por nivel")
-    bars.legend(loc="upper left", fontsize=8, ncol=4)
+    bars.legend(loc="upper left", fontsize=8, ncol=5)
     bars.grid(axis="y", alpha=0.3)
     for key, style, name in (("median_reply_seconds", "o-", "Mediana"),
                              ("p90_reply_seconds", "s--", "Percentil 90")):
         values = [getattr(row, key) / 60 if getattr(row, key) is not None else float("nan")
                   for row in report.shown]
         times.plot(positions, values, style, label=name)
+    top = max([getattr(r, k) or 0 for r in report.shown
+               for k in ("median_reply_seconds", "p90_reply_seconds")] + [60]) / 60
+    times.set_ylim(0, top * 1.35)
     times.set_ylabel("Minutos")
     times.set_title("Tiempo hasta la primera respuesta de una especialista")
     times.legend(loc="upper left", fontsize=8)

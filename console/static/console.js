@@ -55,6 +55,7 @@
     if (button) button.addEventListener("click", function () {
       Object.keys(self.shown).forEach(function (k) { self.dismissed[k] = true; });
       self.el.hidden = true;
+      countBars();
     });
   }
   AlertBar.prototype.update = function (items, text, href, linkText) {
@@ -65,7 +66,7 @@
     var fresh = items.filter(function (it) { return !self.shown[it.id]; });
     this.shown = current;
     var visible = items.filter(function (it) { return !self.dismissed[it.id]; });
-    if (!visible.length) { this.el.hidden = true; return false; }
+    if (!visible.length) { this.el.hidden = true; countBars(); return false; }
     this.text.textContent = text;
     if (href) this.link.href = href;
     if (linkText) this.link.textContent = linkText;
@@ -73,12 +74,22 @@
       this.el.dataset.shownAt = String(Date.now());
     }
     this.el.hidden = false;
+    countBars();
     if (fresh.length) {
       this.el.classList.remove("flash-on"); void this.el.offsetWidth; this.el.classList.add("flash-on");
       beep();
     }
     return fresh.length > 0;
   };
+
+  // How many alert bars show (a phone's top bar makes room for them).
+  function countBars() {
+    var n = ["emergency-banner", "sla-banner"].filter(function (id) {
+      var el = byId(id); return el && !el.hidden;
+    }).length;
+    body.classList.toggle("alert-1", n === 1);
+    body.classList.toggle("alert-2", n === 2);
+  }
 
   // ----------------------------------------------------------- emergencies
   var emergencyBar = new AlertBar("emergency-banner", "emergency-text", "emergency-link", "emergency-dismiss");
