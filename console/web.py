@@ -76,11 +76,11 @@ def flash_of(request: Request, texts: Texts) -> str | None:
     msg = request.args.get("msg")
     if not msg:
         return None
-    text = texts.message(msg)
-    if msg == "not_sent":
-        code = request.args.get("code")
-        text = f"{text[:-1] if text and text.endswith('.') else text}: " \
-               f"{texts.whatsapp_error(int(code) if code and code.isdigit() else None)}."
+    text = texts.message(msg) or ""
+    if msg == "not_sent":  # «No se envió: <what WhatsApp said>.»
+        code = request.args.get("code") or ""
+        meaning = texts.whatsapp_error(int(code) if code.isdigit() else None)
+        text = f"{text.rstrip('.')}: {meaning}."
     return text
 
 
