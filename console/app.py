@@ -41,6 +41,7 @@ from console.views import TicketPresenter, local_datetime, local_time
 from console.web import Services, authenticate, security_headers
 from handoff.queue import HandoffQueue
 from handoff.rasa_api import RasaAPI
+from handoff.states import Role, TicketStatus
 from handoff.stats import StatsStore
 from triage.levels import TriageMap, load_triage_map
 
@@ -97,6 +98,8 @@ def _jinja(label: Callable[[int], str]) -> Environment:
     env.filters["local"] = local_time
     env.filters["local_full"] = local_datetime
     env.globals["label"] = label
+    env.globals["Status"] = TicketStatus
+    env.globals["Role"] = Role
     return env
 
 

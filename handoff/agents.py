@@ -82,8 +82,8 @@ class AgentDirectory(Store):
                           must_change_password=must_change_password)
             s.add(agent)
             s.flush()
-            add_audit(s, "agent_created", by if by is not None else agent.id,
-                      detail=f"account={agent.id} role={parsed.value}")
+            # who did it (None: the command line, shown as «sistema»)
+            add_audit(s, "agent_created", by, detail=f"account={agent.id} role={parsed.value}")
             return agent_view(agent)
 
     def get_agent(self, agent_id: int) -> AgentView | None:
@@ -115,14 +115,13 @@ class AgentDirectory(Store):
         with self._session() as s:
             s.execute(update(Agent).where(Agent.id == agent_id).values(
                 password_hash=password_hash, must_change_password=must_change_password))
-            add_audit(s, "password_set", by if by is not None else agent_id,
-                      detail=f"account={agent_id}")
+            add_audit(s, "password_set", by, detail=f"account={agent_id}")
 
     def set_active(self, agent_id: int, active: bool, by: int | None = None) -> None:
         with self._session() as s:
             s.execute(update(Agent).where(Agent.id == agent_id).values(active=active))
-            add_audit(s, "agent_activated" if active else "agent_deactivated",
-                      by if by is not None else agent_id, detail=f"account={agent_id}")
+            add_audit(s, "agent_activated" if active else "agent_deactivated", by,
+                      detail=f"account={agent_id}")
 
     def touch_agent(self, agent_id: int) -> None:
         """Mark the agent as seen now (the console calls this while it is open)."""
