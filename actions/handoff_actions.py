@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 MAX_CONTACT_ANSWER = 120
 NOT_SAFE_TO_WRITE = "no es seguro escribirle"
 CANNOT_WRITE_NOW = "no puede escribir sin peligro (emergencia)"
+CAN_WRITE_NOW = "puede seguir escribiendo (emergencia)"
 UNCLEAR_TWICE = "no es seguro escribirle (respuesta poco clara)"
 NOT_SAFE_ANSWERS = (NOT_SAFE_TO_WRITE, CANNOT_WRITE_NOW, UNCLEAR_TWICE)
 # Creating the emergency ticket: attempts and the pause between them (seconds).
@@ -42,9 +43,13 @@ hashed = log_id
 
 
 def _safe_contact(tracker: Tracker) -> str | None:
+    """Her answer about being written to, for the specialist (the contact question wins)."""
     if tracker.get_slot("puede_escribir") is False:
         return CANNOT_WRITE_NOW
-    return tracker.get_slot("contacto_seguro")
+    answer = tracker.get_slot("contacto_seguro")
+    if answer is None and tracker.get_slot("puede_escribir") is True:
+        return CAN_WRITE_NOW
+    return answer
 
 
 def _screening(tracker: Tracker) -> dict[str, Any] | None:
@@ -65,6 +70,8 @@ def open_or_update_ticket(tracker: Tracker, level: str | None = None):
         reason=handoff_reason(level, most_severe_intent(tracker, level)),
         safe_contact=_safe_contact(tracker),
         screening=_screening(tracker),
+        # only from a place she gave (her comuna's region or a region she named)
+        region=tracker.get_slot("region"),
     )
 
 

@@ -1,9 +1,22 @@
-"""Console settings from the environment."""
+"""Console settings from the environment (documented in console/README.md)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from handoff.assignment import DEFAULT_CAP
+from handoff.sla import SlaPolicy
+
+TRUE = ("1", "true", "yes", "si", "sí", "on")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, "") or default)
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)
@@ -20,13 +33,29 @@ class Settings:
     login_window_minutes: int = 15
     # Ask channels.whatsapp.window whether the 24-hour window is open (else use the tracker).
     use_channel_window: bool = True
+    # follow-ups after 24 hours: the WhatsApp template (unset: no follow-ups)
+    template_name: str | None = None
+    template_language: str = "es"
+    # service levels (SLA_*_MINUTES) and capacity-aware assignment
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    auto_assign: bool = False
+    cases_per_specialist: int = DEFAULT_CAP
+    auto_assign_seconds: float = 5.0
+    one_time_code_hours: int = 24
+    db_threads: int = 8
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
         return cls(
             rasa_url=(env.get("RASA_URL") or cls.rasa_url).rstrip("/"),
             rasa_token=env.get("RASA_API_TOKEN", ""),
             secret=env.get("CONSOLE_SECRET", ""),
-            secure_cookies=env.get("CONSOLE_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            secure_cookies=env.get("CONSOLE_SECURE_COOKIES", "").lower() in TRUE,
+            template_name=env.get("WHATSAPP_TEMPLATE_NAME") or None,
+            template_language=env.get("WHATSAPP_TEMPLATE_LANGUAGE") or "es",
+            sla=SlaPolicy.from_env(env),
+            auto_assign=env.get("AUTO_ASSIGN", "").lower() in TRUE,
+            cases_per_specialist=max(1, _int(env, "CASES_PER_SPECIALIST", DEFAULT_CAP)),
+            one_time_code_hours=max(1, _int(env, "ONE_TIME_CODE_HOURS", 24)),
         )

@@ -1,6 +1,6 @@
 """Manage console accounts.
 
-    python -m console.manage create-agent --username ana --role specialist [--password P]
+    python -m console.manage create-agent --username ana --role specialist|supervisor|trainer [--password P]
     python -m console.manage set-password --username ana [--password P]
     python -m console.manage deactivate --username ana
     python -m console.manage list-agents
@@ -17,6 +17,7 @@ import sys
 from console.security import MIN_PASSWORD_LENGTH, generate_password, hash_password
 from console.sessions import SessionStore
 from handoff.queue import HandoffQueue
+from handoff.states import Role
 
 
 def _password(given: str | None) -> tuple[str, bool]:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create-agent", help="create a specialist or supervisor")
     create.add_argument("--username", required=True)
-    create.add_argument("--role", choices=["specialist", "supervisor"], default="specialist")
+    create.add_argument("--role", choices=[r.value for r in Role], default=Role.SPECIALIST.value)
     create.add_argument("--password")
     setpw = sub.add_parser("set-password", help="set a new password (ends open sessions)")
     setpw.add_argument("--username", required=True)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list-agents":
         for agent in queue.list_agents(active_only=False):
             state = "activa" if agent.active else "inactiva"
-            print(f"{agent.username}\t{agent.role}\t{state}\t{agent.last_seen_at or '-'}")
+            print(f"{agent.username}\t{agent.role.value}\t{state}\t{agent.last_seen_at or '-'}")
         return 0
 
     username = args.username.strip()

@@ -1,4 +1,5 @@
-"""Server-side console sessions and the login rate limit."""
+"""Server-side console sessions and the login rate limit (blocking: the console runs these
+in its thread pool)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from console.models import ConsoleSession, LoginFailure, metadata
 from console.security import new_token, token_digest
-from handoff.models import ConsoleSession, LoginFailure, metadata
-from handoff.queue import utcnow
+from handoff.base import utcnow
+from handoff.schema import upgrade
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class SessionInfo:
 
 class SessionStore:
     def __init__(self, engine: Engine, secret: str = "", hours: float = 12.0) -> None:
-        metadata.create_all(engine)
+        upgrade(engine, metadata)
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._secret = secret
         self._lifetime = timedelta(hours=hours)
@@ -54,9 +56,13 @@ class SessionStore:
             s.execute(delete(ConsoleSession)
                       .where(ConsoleSession.token_hash == token_digest(token, self._secret)))
 
-    def delete_for_agent(self, agent_id: int) -> None:
+    def delete_for_agent(self, agent_id: int, keep: str | None = None) -> None:
+        """End the agent's sessions (all, or all but the one with token ``keep``)."""
+        query = delete(ConsoleSession).where(ConsoleSession.agent_id == agent_id)
+        if keep:
+            query = query.where(ConsoleSession.token_hash != token_digest(keep, self._secret))
         with self._sessions() as s, s.begin():
-            s.execute(delete(ConsoleSession).where(ConsoleSession.agent_id == agent_id))
+            s.execute(query)
 
     # ------------------------------------------------------------ rate limit
     # Only digests are stored: people sometimes type their password as the username.

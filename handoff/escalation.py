@@ -40,6 +40,8 @@ from rasa.utils.endpoints import EndpointConfig
 from handoff.escalation_log import EscalationLog, Kind, Outcome
 from handoff.queue import HandoffQueue
 from handoff.rasa_responses import RasaResponses
+from handoff.states import TicketStatus
+from handoff.stats import record_contact_safely
 from store.privacy import log_id
 from triage.levels import TriageMap, load_triage_map
 
@@ -156,6 +158,9 @@ class EscalationBroker(EventBroker):
         if kind == "action":
             self._pending.pop(sender, None)
             return
+        if kind == "session_started":
+            self._count_conversation(sender)
+            return
         if kind != "user":
             return
         decision = _kind_of(event.get("parse_data") or {}, self._triage)
@@ -174,6 +179,14 @@ class EscalationBroker(EventBroker):
             self._pending.pop(sender, None)
             threading.Thread(target=asyncio.run, args=(self._act(sender, *decision),),
                              daemon=True).start()
+
+    @staticmethod
+    def _count_conversation(sender: str) -> None:
+        """A new Rasa session: one anonymous contact row for the reports (handoff/stats.py)."""
+        try:
+            asyncio.get_running_loop().run_in_executor(None, record_contact_safely, sender)
+        except RuntimeError:  # no loop (scripts): nothing to count
+            pass
 
     def _decide(self, sender: str) -> None:
         pending = self._pending.pop(sender, None)
@@ -263,7 +276,7 @@ class EscalationBroker(EventBroker):
     async def _escalate(self, ticket_id: int, intent: str | None) -> Outcome | None:
         """The outcome, or None when the lines could not be sent (to be retried)."""
         ticket = await asyncio.to_thread(self.queue.get, ticket_id)
-        if ticket is None or ticket.status == "closed":
+        if ticket is None or ticket.status == TicketStatus.CLOSED:
             return Outcome.TICKET_CLOSED
         reason = f"Emergencia durante la derivación ({intent or 'triage'})"
         ticket = await asyncio.to_thread(self.queue.escalate, ticket.conversation_id, reason)
@@ -274,7 +287,7 @@ class EscalationBroker(EventBroker):
                                          Outcome.LINES_SENT, self._cooldown)
         if recent:
             return Outcome.ESCALATED
-        response = RESPONSE_EMERGENCY_ASSIGNED if ticket.status == "assigned" else RESPONSE_EMERGENCY
+        response = RESPONSE_EMERGENCY_ASSIGNED if ticket.status == TicketStatus.ASSIGNED else RESPONSE_EMERGENCY
         if not await self.rasa.send_response(ticket.conversation_id, response,
                                              "handoff_escalation"):
             return None

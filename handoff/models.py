@@ -1,4 +1,8 @@
-"""SQLAlchemy tables of the handoff queue and the console (own MetaData)."""
+"""SQLAlchemy tables of the handoff queue (own MetaData; the console adds its tables to it).
+
+Columns added after the first release are nullable (or have a server default) so that
+``handoff.schema.upgrade`` can add them to an existing database in place.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +19,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import declarative_base
 
+from handoff.states import Role, TicketStatus
+
 metadata = MetaData()
 Base = declarative_base(metadata=metadata)
-
-WAITING = "waiting"
-ASSIGNED = "assigned"
-CLOSED = "closed"
-
-SPECIALIST = "specialist"
-SUPERVISOR = "supervisor"
 
 
 class Ticket(Base):
@@ -34,7 +34,7 @@ class Ticket(Base):
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(128), nullable=False)
-    status = Column(String(16), nullable=False, default=WAITING)
+    status = Column(String(16), nullable=False, default=TicketStatus.WAITING.value)
     level = Column(String(16), nullable=False, default="other")
     priority = Column(Integer, nullable=False)
     reason = Column(String(200), nullable=False, default="")
@@ -45,6 +45,12 @@ class Ticket(Base):
     assigned_at = Column(DateTime)
     closed_at = Column(DateTime)
     escalated_at = Column(DateTime)
+    # added with the reports (nullable: old rows stay valid)
+    region = Column(String(64))  # only from a location she gave
+    first_reply_at = Column(DateTime)  # first message of a specialist
+    outcome = Column(String(32))  # handoff.states.Outcome, set on close
+    tags = Column(JSON)  # list of tag codes from console/textos.yml
+    stats_id = Column(Integer)  # her anonymous row in handoff_stats (survives the purge)
 
     __table_args__ = (
         Index("ix_handoff_tickets_conversation_status", "conversation_id", "status"),
@@ -59,9 +65,12 @@ class Agent(Base):
     id = Column(Integer, primary_key=True)
     username = Column(String(64), nullable=False, unique=True)
     password_hash = Column(String(256), nullable=False)
-    role = Column(String(16), nullable=False, default=SPECIALIST)
+    role = Column(String(16), nullable=False, default=Role.SPECIALIST.value)
     last_seen_at = Column(DateTime)
     active = Column(Boolean, nullable=False, default=True)
+    # added with accounts in the console
+    created_at = Column(DateTime)
+    must_change_password = Column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class Note(Base):
@@ -85,22 +94,58 @@ class AuditEntry(Base):
     detail = Column(String(500))
 
 
-class ConsoleSession(Base):
-    __tablename__ = "console_sessions"
+class ContactPreference(Base):
+    """«no me escriban»: keyed by a keyed digest of the conversation id, never the number."""
 
-    token_hash = Column(String(64), primary_key=True)
-    agent_id = Column(Integer, ForeignKey("handoff_agents.id"), nullable=False)
-    csrf_token = Column(String(64), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
-    expires_at = Column(DateTime, nullable=False)
+    __tablename__ = "handoff_contact_preferences"
+
+    conversation_digest = Column(String(64), primary_key=True)
+    no_contact = Column(Boolean, nullable=False, default=True)
+    updated_at = Column(DateTime, nullable=False, default=datetime.utcnow)
 
 
-class LoginFailure(Base):
-    """Failed logins, for rate limiting per username and per IP (digests only)."""
+# ---------------------------------------------------------------- anonymous statistics
+# No conversation id, no text, no agent: these rows survive the retention purge.
+class HandoffStat(Base):
+    """One handoff: its level, times, outcome and region."""
 
-    __tablename__ = "console_login_failures"
+    __tablename__ = "handoff_stats"
 
     id = Column(Integer, primary_key=True)
-    username_digest = Column(String(64), nullable=False, index=True)
-    ip_digest = Column(String(64), nullable=False, index=True)
-    at = Column(DateTime, nullable=False, default=datetime.utcnow, index=True)
+    opened_at = Column(DateTime, nullable=False, index=True)  # to the minute
+    level = Column(String(16), nullable=False)
+    priority = Column(Integer, nullable=False)
+    escalated = Column(Boolean, nullable=False, default=False)
+    first_reply_seconds = Column(Integer)
+    closed_at = Column(DateTime)
+    outcome = Column(String(32))
+    tags = Column(JSON)
+    region = Column(String(64))
+    abandoned = Column(Boolean)  # closed with no specialist reply
+
+
+class ContactStat(Base):
+    """One conversation (a Rasa session) and whether it was her first in the day/week/month."""
+
+    __tablename__ = "handoff_stats_contacts"
+
+    id = Column(Integer, primary_key=True)
+    started_at = Column(DateTime, nullable=False, index=True)  # to the hour
+    first_in_day = Column(Boolean, nullable=False)
+    first_in_week = Column(Boolean, nullable=False)
+    first_in_month = Column(Boolean, nullable=False)
+
+
+class PersonSeen(Base):
+    """Last day/week/month a person wrote, by keyed digest; purged after about 40 days.
+
+    Only needed to count people without storing who they are in the statistics rows.
+    """
+
+    __tablename__ = "handoff_stats_seen"
+
+    person_digest = Column(String(64), primary_key=True)
+    day = Column(String(10), nullable=False)  # 2026-12-01 (Chile's local date)
+    week = Column(String(8), nullable=False)  # 2026-W49
+    month = Column(String(7), nullable=False)  # 2026-12
+    seen_at = Column(DateTime, nullable=False, index=True)

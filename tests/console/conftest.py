@@ -37,14 +37,25 @@ TOKEN = "rasa-secret-token"
 PASSWORD = "clave-segura-123"
 
 
+def _served_responses() -> dict[str, Any]:
+    """The responses of the real domain.yml, as Rasa's GET /domain serves them."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+
+
 @dataclass
 class FakeRasa:
-    """Records every request; serves trackers from ``self.trackers``."""
+    """Records every request; serves trackers from ``self.trackers`` the way Rasa does:
+    events after the last ``restart`` unless ``include_events=ALL``."""
 
     url: str = ""
     trackers: dict[str, dict[str, Any]] = field(default_factory=dict)
     posted: list[dict[str, Any]] = field(default_factory=list)
     fail: bool = False
+    fail_posts: bool = False  # reads work, writes fail (a half-broken Rasa)
+    fail_events: set[str] = field(default_factory=set)  # event types whose POST fails
+    responses: dict[str, Any] = field(default_factory=_served_responses)
 
     def events_for(self, conversation_id: str) -> list[dict[str, Any]]:
         return [p["body"] for p in self.posted if p["conversation_id"] == conversation_id]
@@ -65,7 +76,10 @@ def _fake_rasa_handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
 
         def _route(self) -> tuple[str | None, str, dict[str, list[str]]]:
             parts = urlsplit(self.path)
-            match = re.fullmatch(r"/conversations/([^/]+)/(tracker(?:/events)?)", parts.path)
+            match = re.fullmatch(r"/conversations/([^/]+)/(tracker(?:/events)?|execute)",
+                                 parts.path)
+            if parts.path == "/domain":
+                return "", "domain", parse_qs(parts.query)
             if not match:
                 return None, "", {}
             return unquote(match.group(1)), match.group(2), parse_qs(parts.query)
@@ -74,26 +88,40 @@ def _fake_rasa_handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
             conversation_id, what, query = self._route()
             if fake.fail:
                 return self._reply(500, {"error": "down"})
-            if conversation_id is None or what != "tracker" or query.get("token") != [TOKEN]:
+            if conversation_id is None or what not in ("tracker", "domain") \
+                    or query.get("token") != [TOKEN]:
                 return self._reply(401, {"error": "unauthorized"})
-            tracker = fake.trackers.get(conversation_id, {"sender_id": conversation_id,
-                                                           "events": []})
+            if what == "domain":
+                return self._reply(200, {"responses": fake.responses})
+            tracker = dict(fake.trackers.get(conversation_id, {"sender_id": conversation_id,
+                                                                "events": []}))
+            events = tracker.get("events") or []
+            if query.get("include_events") != ["ALL"]:
+                restarts = [i for i, e in enumerate(events) if e.get("event") == "restart"]
+                if restarts:
+                    events = events[restarts[-1]:]
+            tracker["events"] = events
             return self._reply(200, tracker)
 
         def do_POST(self) -> None:  # noqa: N802
             conversation_id, what, query = self._route()
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"null")
-            if fake.fail:
+            if fake.fail or fake.fail_posts:
                 return self._reply(500, {"error": "down"})
-            if conversation_id is None or what != "tracker/events" or query.get("token") != [TOKEN]:
+            if conversation_id is None or what != "tracker/events" \
+                    or query.get("token") != [TOKEN]:
                 return self._reply(401, {"error": "unauthorized"})
             events = body if isinstance(body, list) else [body]
+            if any(e.get("event") in fake.fail_events for e in events):
+                return self._reply(500, {"error": "down"})
             for event in events:
                 fake.posted.append({"conversation_id": conversation_id, "body": event,
                                     "query": {k: v[0] for k, v in query.items()}})
                 tracker = fake.trackers.setdefault(conversation_id, {"events": []})
                 tracker["events"].append(event)
+                if event.get("event") in ("pause", "resume"):
+                    tracker["paused"] = event["event"] == "pause"
             return self._reply(200, fake.trackers[conversation_id])
 
     return Handler
@@ -154,17 +182,34 @@ class RunningConsole:
         self._thread.join(10)
 
 
+def _digest(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"test-key:{value}".encode()).hexdigest()
+
+
 @pytest.fixture
 def queue(tmp_path: Path) -> Iterator[HandoffQueue]:
     engine = make_engine(f"sqlite:///{tmp_path / 'helpline.db'}")
-    yield HandoffQueue(engine)
+    yield HandoffQueue(engine, digest=_digest)
     engine.dispose()
+
+
+def console_settings(fake: FakeRasa, **overrides: Any) -> Settings:
+    values = {"rasa_url": fake.url, "rasa_token": TOKEN, "use_channel_window": False,
+              "secret": "console-test-secret", **overrides}
+    return Settings(**values)
+
+
+def start_console(queue: HandoffQueue, fake: FakeRasa, **kwargs: Any) -> RunningConsole:
+    settings = kwargs.pop("settings", None) or console_settings(fake)
+    app = create_app(queue=queue, settings=settings, scrypt_n=2**10, **kwargs)
+    return RunningConsole(app, queue).start()
 
 
 @pytest.fixture
 def console(queue: HandoffQueue, fake_rasa: FakeRasa) -> Iterator[RunningConsole]:
-    settings = Settings(rasa_url=fake_rasa.url, rasa_token=TOKEN, use_channel_window=False)
-    running = RunningConsole(create_app(queue=queue, settings=settings), queue).start()
+    running = start_console(queue, fake_rasa)
     yield running
     running.stop()
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import PASSWORD, FakeRasa, RunningConsole, make_agent
+from conftest import PASSWORD, FakeRasa, console_settings, make_agent, start_console
 
-from console.app import create_app
-from console.config import Settings
 from handoff.priority import EMERGENCY, RISK
 from tests.browser import chromium, requires_chromium
 
@@ -33,9 +31,8 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 def test_login_queue_emergency_claim_reply(driver, queue, fake_rasa: FakeRasa) -> None:
     from selenium.webdriver.common.by import By
 
-    settings = Settings(rasa_url=fake_rasa.url, rasa_token="rasa-secret-token", poll_seconds=1,
-                        use_channel_window=False)
-    console = RunningConsole(create_app(queue=queue, settings=settings), queue).start()
+    console = start_console(queue, fake_rasa,
+                            settings=console_settings(fake_rasa, poll_seconds=1))
     try:
         make_agent(queue, "ana")
         waiting = queue.open_ticket("56900000001", "risk", RISK, "violencia_psicologica")
@@ -59,8 +56,9 @@ def test_login_queue_emergency_claim_reply(driver, queue, fake_rasa: FakeRasa) -
         wait_until(lambda: driver.find_elements(By.ID, "reply-form"))
         driver.find_element(By.ID, "reply-text").send_keys("Estoy aquí contigo.")
         driver.find_element(By.ID, "reply-submit").click()
-        wait_until(lambda: "msg=sent" in driver.current_url)
-        assert "Mensaje enviado." in driver.find_element(By.ID, "flash").text
+        wait_until(lambda: "msg=accepted" in driver.current_url)
+        # no outbox connected: the console says what it knows, not «Mensaje enviado»
+        assert "aceptó el mensaje" in driver.find_element(By.ID, "flash").text
         assert fake_rasa.posted[-1]["body"]["text"] == "Estoy aquí contigo."
         wait_until(lambda: not driver.find_element(By.ID, "emergency-banner").is_displayed())
         inner, scroll = driver.execute_script(

@@ -34,9 +34,12 @@ def test_manage_create_agent(tmp_path: Path) -> None:
     short = run_manage(db_url, "create-agent", "--username", "eva", "--password", "corta")
     assert short.returncode != 0
     queue = HandoffQueue(make_engine(db_url))
-    ana, sara = queue.agent_by_username("ana"), queue.agent_by_username("sara")
-    assert ana.role == "specialist" and verify_password("una-clave-larga", ana.password_hash)
-    assert sara.role == "supervisor" and verify_password(password, sara.password_hash)
+    ana, sara = queue.credentials("ana"), queue.credentials("sara")
+    assert ana.agent.role == "specialist" and verify_password("una-clave-larga", ana.password_hash)
+    assert sara.agent.role == "supervisor" and verify_password(password, sara.password_hash)
+    trainer = run_manage(db_url, "create-agent", "--username", "tere", "--role", "trainer",
+                         "--password", "otra-clave-larga")
+    assert trainer.returncode == 0 and queue.agent_by_username("tere").role == "trainer"
     assert queue.agent_by_username("eva") is None
     assert run_manage(db_url, "deactivate", "--username", "ana").returncode == 0
     assert not queue.agent_by_username("ana").active

@@ -11,6 +11,7 @@ import re
 import httpx
 
 from handoff.queue import HandoffQueue
+from handoff.states import Outcome
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -62,12 +63,14 @@ class ConsoleDriver:
         ticket_id = self._ticket_id(conversation_id)
         location = await self._post(f"/tickets/{ticket_id}/reply",
                                     {"text": text, "confirm_unsafe": "1"})
-        if "sent" not in location:
+        if not any(word in location for word in ("sent", "accepted", "delivered")):
             raise AssertionError(f"la consola no envió la respuesta ({location})")
 
     async def close(self, conversation_id: str, goodbye: bool) -> None:
         ticket_id = self._ticket_id(conversation_id)
-        data = {"send_goodbye": "1"} if goodbye else {}
+        data = {"outcome": Outcome.ORIENTATION.value}
+        if goodbye:
+            data["send_goodbye"] = "1"
         location = await self._post(f"/tickets/{ticket_id}/close", data)
         if "closed" not in location:
             raise AssertionError(f"no pude cerrar el caso ({location})")

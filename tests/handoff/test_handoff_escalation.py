@@ -246,7 +246,7 @@ async def test_loaded_from_endpoint_config(monkeypatch: pytest.MonkeyPatch, db_u
         EndpointConfig(type="handoff.escalation.EscalationBroker")
     )
     assert isinstance(broker, EscalationBroker)
-    assert broker.rasa.rasa_url == "http://localhost:5999" and broker.rasa.token == "t0k"
+    assert broker.rasa.api.base_url == "http://localhost:5999" and broker.rasa.api.token == "t0k"
     assert broker.is_ready()
     assert broker._sweeper is not None  # the sweep runs from Rasa's startup on
     await broker.close()

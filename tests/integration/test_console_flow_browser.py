@@ -132,8 +132,9 @@ def test_emergency_to_specialist_and_back_to_the_bot(stack, chromium) -> None:
         assert "Tomaste el caso." in console.find_element(By.ID, "flash").text
         console.find_element(By.ID, "reply-text").send_keys(REPLY_TEXT)
         console.find_element(By.ID, "reply-submit").click()
-        WebDriverWait(console, TURN).until(ec.url_contains("msg=sent"), "the reply sent")
-        assert "Mensaje enviado." in console.find_element(By.ID, "flash").text
+        WebDriverWait(console, TURN).until(ec.url_contains("msg=accepted"), "the reply sent")
+        # Rasa took it; until the outbox is connected nobody claims it reached her phone
+        assert "aceptó el mensaje" in console.find_element(By.ID, "flash").text
         WebDriverWait(console, POLL).until(
             ec.text_to_be_present_in_element((By.ID, "transcript"), REPLY_TEXT),
             "the reply in the transcript")
@@ -152,11 +153,17 @@ def test_emergency_to_specialist_and_back_to_the_bot(stack, chromium) -> None:
         time.sleep(QUIET)
         assert bot_texts()[quiet_from:] == [], "the bot talked over the specialist"
 
-        # 5. the specialist closes the case (with the goodbye)
+        # 5. the specialist closes the case with an outcome (the goodbye is pre-checked: she
+        # said nothing against being written to, and she did not leave with «salir»)
+        from selenium.webdriver.support.ui import Select
+
+        assert console.find_element(By.ID, "send-goodbye").is_selected()
+        Select(console.find_element(By.ID, "close-outcome")).select_by_value("emergencia_derivada")
         console.find_element(By.ID, "close-button").click()
         WebDriverWait(console, TURN).until(ec.url_contains("msg=closed"), "the case closed")
         assert "Caso cerrado" in console.find_element(By.ID, "flash").text
         assert queue.get(ticket.id).status == "closed"
+        assert queue.get(ticket.id).outcome == "emergencia_derivada"
         assert queue.open_ticket_for(wa_id) is None
         WebDriverWait(phone, TURN).until(
             lambda d: any("Gracias por escribirnos" in t for t in bot_texts()),

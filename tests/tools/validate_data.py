@@ -1,7 +1,7 @@
 """`rasa data validate`, failing on every warning it prints.
 
 Rasa's validator cannot see two legitimate uses and warns about them: responses that a form asks
-(`utter_ask_<slot>`) or that a custom action sends by name, and intents used only in slot
+(`utter_ask_<slot>`) or that a custom action or the console sends by name, and intents used only in slot
 mappings (such as the screening's `omitir`). Those warnings are accepted only after checking
 that the use really exists; any other warning fails.
 """
@@ -27,8 +27,10 @@ def _domain() -> dict:
 
 
 def _action_sources() -> str:
-    """Code that sends responses by name: the actions, and the escalation broker (while she waits)."""
-    paths = [*(ROOT / "actions").glob("*.py"), ROOT / "handoff" / "escalation.py"]
+    """Code that sends responses by name: the actions, the escalation broker (while she waits)
+    and the console (it sends utter_cierre_especialista through Rasa)."""
+    paths = [*(ROOT / "actions").glob("*.py"), ROOT / "handoff" / "escalation.py",
+             *(ROOT / "console").rglob("*.py")]
     return "\n".join(p.read_text(encoding="utf-8") for p in paths)
 
 
