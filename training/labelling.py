@@ -29,7 +29,7 @@ import yaml
 
 from components.text import neutralize_intent_syntax, normalize
 from training.redaction import redact
-from triage.labelled import IMMEDIACY_KEY, PERSON_KEY, Labelled, read_file, read_tree
+from triage.labelled import IMMEDIACY_KEY, PERSON_KEY, Labelled, read_file
 from triage.levels import FALLBACK_INTENT, Immediacy, TriageMap, load_triage_map
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,12 +123,25 @@ class ReviewedWriter:
         self._training_dir = training_dir
         self._held_out = tuple(held_out)
         self._triage = triage_map or load_triage_map()
+        self._indexes: dict[str, tuple[tuple[tuple[str, int], ...], dict[str, Labelled]]] = {}
 
     def month_file(self, day: date) -> Path:
         return self.directory / f"{day:%Y-%m}.yml"
 
-    def _known(self) -> list[Labelled]:
-        return read_tree(self._training_dir, self._triage) if self._training_dir.exists() else []
+    def _index(self, folder: Path) -> dict[str, Labelled]:
+        """normalised text → labelled message of every .yml under ``folder`` (cached until a
+        file changes: a label is saved in milliseconds, not in the seconds a full read takes)."""
+        if not folder.exists():
+            return {}
+        files = tuple((str(p), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*.yml")))
+        cached = self._indexes.get(str(folder))
+        if cached is None or cached[0] != files:
+            index: dict[str, Labelled] = {}
+            for path, _mtime in files:
+                for message in read_file(Path(path), self._triage):
+                    index.setdefault(normalize(message.text), message)
+            cached = self._indexes[str(folder)] = (files, index)
+        return cached[1]
 
     def check(self, text: str, label: Label) -> WriteResult | None:
         """Raise LabelError when the label must not be written; ALREADY_THERE when it is."""
@@ -138,20 +151,18 @@ class ReviewedWriter:
             raise LabelError("el mensaje quedó vacío")
         wanted = normalize(text)
         for folder in self._held_out:
-            if folder.exists() and any(normalize(m.text) == wanted
-                                       for m in read_tree(folder, self._triage)):
+            if wanted in self._index(folder):
                 raise LabelError("este mensaje está en los conjuntos de evaluación o validación "
                                  f"({folder.name}): no se puede usar para entrenar")
-        for known in self._known():
-            if normalize(known.text) != wanted:
-                continue
-            if (known.kind, known.immediacy, known.wants_person) == (
-                    label.intent, label.immediacy, label.wants_person):
-                return WriteResult.ALREADY_THERE
-            raise LabelError(
-                f"este mensaje ya está en los datos ({known.source}.yml) como «{known.kind}», "
-                f"inmediatez {known.immediacy.value}: corrígelo allí o elige lo mismo")
-        return None
+        known = self._index(self._training_dir).get(wanted)
+        if known is None:
+            return None
+        if (known.kind, known.immediacy, known.wants_person) == (
+                label.intent, label.immediacy, label.wants_person):
+            return WriteResult.ALREADY_THERE
+        raise LabelError(
+            f"este mensaje ya está en los datos ({known.source}.yml) como «{known.kind}», "
+            f"inmediatez {known.immediacy.value}: corrígelo allí o elige lo mismo")
 
     def write(self, text: str, label: Label, day: date) -> WriteResult:
         example = clean_example(text)

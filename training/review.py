@@ -98,6 +98,6 @@ def queue_closed_case(events: Iterable[Mapping[str, Any]], level: str, outcome: 
     queued = 0
     for text, reading, ranking in chosen[-MAX_FROM_ONE_CASE:]:
         if store.add(redact(text), [ReviewReason.CONTRADICTED], reading, ranking,
-                     outcome=str(outcome), max_items=settings.max_items):
+                     outcome=CloseOutcome(outcome).value, max_items=settings.max_items):
             queued += 1
     return queued

@@ -26,6 +26,7 @@ from training.labelling import (
     intent_choices,
 )
 from training.review import review_store
+from training.settings import ReviewSettings
 from triage.levels import Immediacy
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ class ReviewPages:
         page = self.jinja.get_template(template).render(
             prefix=self.prefix, home_url=self.home_url, csrf=host.csrf_of(request),
             username=host.username_of(request), texts=TEXTS, pending=self.store.count(),
+            retention_days=ReviewSettings.from_env().retention_days,
             **values)
         return html(page, status=status)
 
@@ -89,6 +91,7 @@ def register(app: Sanic, *, store: ReviewStore | None = None,
     """Add the review pages to a console app; returns the blueprint."""
     jinja = Environment(loader=FileSystemLoader(HERE / "templates"),
                         autoescape=select_autoescape(["html"]))
+    jinja.filters["semana"] = week_label
     pages = ReviewPages(store or review_store(), writer or ReviewedWriter(), intent_choices(),
                         url_prefix, home_url, jinja)
     bp = Blueprint(f"revision_{next(_names)}", url_prefix=url_prefix)
