@@ -64,7 +64,7 @@ def publish_refusals(candidate: Mapping[str, Any] | None, served_sha: str | None
     if not verdict.get("publicable") and not reasons:
         reasons.append("el candidato no tiene un veredicto: vuelve a correr «make entrenar»")
     compared_with = candidate.get("comparado_con")
-    if served_sha is not None and compared_with != served_sha:
+    if served_sha not in (None, compared_with, candidate.get("sha256")):
         reasons.append("el modelo servido cambió desde que se entrenó este candidato: corre "
                        "«make entrenar» otra vez para compararlo con el que se sirve ahora")
     return reasons

@@ -112,14 +112,18 @@ def chart(record: Mapping[str, Any], path: Path) -> None:
     readers = [("servido", record.get("servido")), ("candidato", record["candidato"])]
     readers = [(name, f) for name, f in readers if f]
     width = 0.8 / len(readers)
+    lowest = min(f["per_level"][level][m] for _, f in readers for level in LEVELS
+                 for m in ("recall", "precision"))
     for ax, measure, title in ((axes[0], "recall", "Recall por nivel"),
                                (axes[1], "precision", "Precisión por nivel")):
         for i, (name, f) in enumerate(readers):
             xs = [j + i * width for j in range(len(LEVELS))]
-            ax.bar(xs, [f["per_level"][level][measure] for level in LEVELS], width, label=name)
+            values = [f["per_level"][level][measure] for level in LEVELS]
+            bars = ax.bar(xs, values, width, label=name)
+            ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=7, padding=2)
         ax.set_xticks([j + width * (len(readers) - 1) / 2 for j in range(len(LEVELS))])
         ax.set_xticklabels([LEVEL_NAMES[level] for level in LEVELS])
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(max(0.0, lowest - 0.15), 1.04)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(loc="lower left")

@@ -92,9 +92,11 @@ def test_the_gate_refuses_failed_floors_and_conversations() -> None:
 
 
 def test_publishing_refuses_a_stale_comparison() -> None:
-    record = {"veredicto": {"publicable": True, "razones": []}, "comparado_con": "a" * 64}
+    record = {"veredicto": {"publicable": True, "razones": []}, "comparado_con": "a" * 64,
+              "sha256": "c" * 64}
     assert publish_refusals(record, "a" * 64) == []
     assert "cambió" in publish_refusals(record, "b" * 64)[0]
+    assert publish_refusals(record, "c" * 64) == []  # make train copied it in place already
     assert "make entrenar" in publish_refusals(None, None)[0]
 
 
