@@ -67,9 +67,10 @@ def summary_lines(record: Mapping[str, Any]) -> list[str]:
     trained = record.get("entrenamiento") or {}
     lines = [f"Candidato {record['nombre']} (huella de los datos {record['huella_datos'][:12]})"]
     if trained.get("reutilizado_de"):
+        took = trained.get("segundos_originales")
         lines.append(f"Entrenamiento: no hizo falta, los datos no cambiaron desde "
-                     f"{trained['reutilizado_de']} (se reutiliza; ese entrenamiento tomó "
-                     f"{trained.get('segundos_originales', '?')} s)")
+                     f"{trained['reutilizado_de']} (se reutiliza"
+                     + (f"; ese entrenamiento tomó {took:.0f} s)" if took else ")"))
     else:
         lines.append(f"Entrenamiento: {trained.get('segundos', 0):.0f} s")
     served_name = record.get("servido_nombre") or "models/asistente.tar.gz"
