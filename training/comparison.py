@@ -72,6 +72,19 @@ def _summary(reading: Assessment) -> dict[str, Any]:
             "inmediatez": reading.immediacy, "pide_persona": reading.wants_person}
 
 
+def _direction(gold: Assessment, kind: str, before: Assessment, after: Assessment) -> str:
+    """«mejor» / «peor» by level and handoff first (what keeps her safe), then by kind."""
+    def right(reading: Assessment) -> tuple[bool, bool]:
+        return ((reading.level, reading.handoff) == (gold.level, gold.handoff),
+                reading.kind == kind)
+
+    was, now = right(before), right(after)
+    for index in (0, 1):
+        if now[index] != was[index]:
+            return "mejor" if now[index] else "peor"
+    return "igual"
+
+
 def changed_readings(sets: Sets, served: Sequence[Assessment], candidate: Sequence[Assessment],
                      triage_map: TriageMap) -> list[dict[str, Any]]:
     """Messages whose level, handoff or kind changed, with whether the change is right."""
@@ -83,15 +96,12 @@ def changed_readings(sets: Sets, served: Sequence[Assessment], candidate: Sequen
         if (before.level, before.handoff, before.kind) == (after.level, after.handoff, after.kind):
             continue
         gold = gold_reading(message, triage_map)
-        right_before = (before.level, before.handoff) == (gold.level, gold.handoff)
-        right_after = (after.level, after.handoff) == (gold.level, gold.handoff)
         changed.append({
             "conjunto": "evaluacion" if i < n_eval else "validacion",
             "autora": message.source, "texto": message.text,
             "real": {"nivel": gold.level, "tipo": message.kind, "deriva": gold.handoff},
             "antes": _summary(before), "ahora": _summary(after),
-            "cambio": "mejor" if right_after and not right_before else
-                      "peor" if right_before and not right_after else "igual",
+            "cambio": _direction(gold, message.kind, before, after),
         })
     return changed
 

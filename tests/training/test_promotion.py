@@ -171,3 +171,16 @@ def test_a_model_of_the_same_inputs_is_found_again(tmp_path: Path) -> None:
     models.served.write_bytes(b"servido")
     models.mark_served({"origen": "make train", "huella_datos": "b" * 64})
     assert models.trained_from("b" * 64) == models.served
+
+
+def test_changed_readings_are_judged_by_level_then_kind() -> None:
+    from training.comparison import _direction
+    from triage.levels import Assessment
+
+    gold = Assessment("amenazas", 1.0, "emergency", True, kind="amenazas")
+    generic = Assessment("emergencia_ahora", 0.9, "emergency", True, kind="emergencia_ahora")
+    missed = Assessment("amenazas", 0.9, "risk", True, kind="amenazas")
+    assert _direction(gold, "amenazas", generic, gold) == "mejor"  # same level, right kind
+    assert _direction(gold, "amenazas", gold, missed) == "peor"  # right kind, danger lost
+    assert _direction(gold, "amenazas", missed, generic) == "mejor"  # danger found again
+    assert _direction(gold, "amenazas", generic, generic) == "igual"
