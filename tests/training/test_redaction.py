@@ -122,7 +122,7 @@ def test_the_carrier_sentences_are_many_and_varied() -> None:
     assert len(SENTENCES) > 1000
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(embedded())
 def test_one_identifier_is_replaced_and_the_sentence_is_otherwise_intact(case) -> None:
     text, expected, identifier = case
@@ -136,7 +136,7 @@ def _digit_runs(text: str) -> list[str]:
     return [re.sub(r"\D", "", m) for m in re.findall(r"\d(?:[\s().\-‐]{0,3}\d)*", text)]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(SENTENCES),
                           st.one_of(*IDENTIFIERS.values())), min_size=2, max_size=5),
        st.sampled_from([" ", "\n", " y ", ". "]))
