@@ -19,8 +19,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 	$(wildcard components/*.py) $(SPACY_MODEL)
 
 .PHONY: install train run test lint unit validate conversations conversaciones nlu-gate \
-	integration browser \
-	bench triage agent clean browser-deps
+	integration browser bench triage agent clean browser-deps entrenar publicar volver
 
 install: $(INSTALLED)
 
@@ -36,19 +35,42 @@ $(SPACY_MODEL): $(INSTALLED) components/build_spacy.py
 
 train: $(MODEL_STAMP)
 
+# A model already trained from the same inputs (a candidate of `make entrenar`, a published
+# one) is copied instead of training twice (training/datahash.py); exit 3 means «none: train».
 $(MODEL_STAMP): $(INSTALLED) $(TRAINING_INPUTS)
-	$(RASA) train --fixed-model-name asistente --out models
+	@$(PY) -m training reutilizar; status=$$?; \
+	if [ $$status -eq 3 ]; then \
+		$(RASA) train --fixed-model-name asistente --out models && $(PY) -m training marcar; \
+	else exit $$status; fi
 	touch $@
 
-run: $(MODEL_STAMP)
+# Once a model has been published (`make publicar`), `make run` serves that one and never
+# trains; before that (a fresh clone) it trains as `make train` does.
+run: $(INSTALLED) $(SPACY_MODEL)
+	@$(PY) -m training servir; status=$$?; \
+	if [ $$status -eq 3 ]; then $(MAKE) --no-print-directory train; \
+	elif [ $$status -ne 0 ]; then exit $$status; fi
 	$(PY) -m stack
+
+# --- trainers (README, «Guía para entrenadoras y entrenadores») ---------------------------
+# validate, train a candidate into models/candidatos/, compare with the served model, decide
+entrenar: $(INSTALLED) $(SPACY_MODEL)
+	$(PY) -m training entrenar
+
+# serve the latest candidate if the promotion gate allows it
+publicar: $(INSTALLED)
+	$(PY) -m training publicar
+
+# serve the previously published model again
+volver: $(INSTALLED)
+	$(PY) -m training volver
 
 triage: $(INSTALLED)
 	@ls models/*.tar.gz >/dev/null 2>&1 || $(MAKE) --no-print-directory train >&2
 	@$(PY) -m triage.cli
 
 # --- tests -----------------------------------------------------------------------------
-test: lint unit validate conversations conversaciones nlu-gate integration browser
+test: lint unit validate conversations conversaciones nlu-gate integration browser entrenar
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
@@ -89,4 +111,5 @@ agent: $(INSTALLED)
 	$(PY) -m console.manage create-agent --username "$(NAME)" --role "$(or $(ROLE),specialist)"
 
 clean:
-	rm -rf build models/*.tar.gz $(MODEL_STAMP) results .pytest_cache .ruff_cache
+	rm -rf build models/*.tar.gz models/asistente.json $(MODEL_STAMP) results .pytest_cache \
+		.ruff_cache

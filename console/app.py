@@ -34,6 +34,7 @@ from console.config import Settings
 from console.delivery import Delivery
 from console.labels import case_label
 from console.offload import InThreads, in_thread, new_pool
+from console.review import register as register_review
 from console.routes import blueprints
 from console.sessions import SessionStore
 from console.texts import Texts
@@ -43,6 +44,8 @@ from handoff.queue import HandoffQueue
 from handoff.rasa_api import RasaAPI
 from handoff.states import Role, TicketStatus
 from handoff.stats import StatsStore
+from training.items import ReviewStore
+from training.labelling import ReviewedWriter
 from triage.levels import TriageMap, load_triage_map
 
 logger = logging.getLogger(__name__)
@@ -114,8 +117,11 @@ def create_app(
     texts: Texts | None = None,
     stats: StatsStore | None = None,
     scrypt_n: int | None = None,
+    review_store: ReviewStore | None = None,
+    review_writer: ReviewedWriter | None = None,
 ) -> Sanic:
-    """The console app. Tests pass their own queue, settings, Rasa client or delivery."""
+    """The console app. Tests pass their own queue, settings, Rasa client or delivery, and
+    their own review queue and labelled-data folder (the trainers' pages, console/review/)."""
     settings = settings or Settings.from_env()
     queue = queue or HandoffQueue.from_env()
     pool = new_pool(settings.db_threads)
@@ -155,6 +161,7 @@ def create_app(
     app.on_response(security_headers)
     for bp in blueprints():
         app.blueprint(bp)
+    register_review(app, store=review_store, writer=review_writer)
 
     @app.listener("after_server_start")
     async def start_assigner(app_: Sanic, _loop: Any) -> None:

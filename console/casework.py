@@ -17,6 +17,7 @@ Every method returns a ``Result`` whose ``message`` is a key of ``mensajes`` in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,8 @@ from handoff.agents import AgentView
 from handoff.queue import TicketView
 from handoff.rasa_api import RasaAPI, RasaError
 from handoff.states import Outcome, TicketStatus
+from training.outcomes import contradicted
+from training.review import queue_closed_case
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +333,9 @@ class Casework:
            no «no me escriban»), send ``utter_cierre_especialista`` from the served domain;
         4. resume the bot, ending a form she left unanswered;
         5. close the ticket with outcome, tags and region (statistics row);
-        6. if 5 fails while the ticket is still open, pause the bot again (compensation).
+        6. if 5 fails while the ticket is still open, pause the bot again (compensation);
+        7. an outcome that contradicts the assistant's reading sends her words, redacted and
+           unlinked, to the trainers' review queue (training/review.py).
         """
         ticket = await self.queue.get(ticket_id)
         if ticket is None or not ticket.is_open or not may_work(ticket, agent):
@@ -357,6 +362,7 @@ class Casework:
         closed = await self.queue.close(ticket_id, agent.id, chosen, tags)
         if closed is None:
             return await self._undo_resume(ticket, agent)
+        await _teach_from(events, ticket.level, chosen)
         return Result("closed", True, closed)
 
     async def _goodbye(self, ticket: TicketView, agent: AgentView,
@@ -412,3 +418,13 @@ class Casework:
         await self.queue.audit("follow_up_sent", agent.id, ticket.id,
                                f"state={report.state.value}")
         return Result("follow_up_sent", True, ticket)
+
+
+async def _teach_from(events: list[dict[str, Any]], level: str, outcome: Outcome) -> None:
+    """Close step 7: never fails the close (the review queue is a help, not a duty)."""
+    if not contradicted(level, outcome):
+        return
+    try:
+        await asyncio.to_thread(queue_closed_case, events, level, outcome)
+    except Exception:  # noqa: BLE001
+        logger.exception("Could not queue a contradicted case for review.")

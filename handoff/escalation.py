@@ -43,6 +43,7 @@ from handoff.rasa_responses import RasaResponses
 from handoff.states import TicketStatus
 from handoff.stats import record_contact_safely
 from store.privacy import log_id
+from training.capture import consider as consider_for_review
 from triage.levels import TriageMap, load_triage_map
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,8 @@ class EscalationBroker(EventBroker):
             self._publish(event)
         except Exception:  # noqa: BLE001 - never raise into Rasa
             logger.exception("Escalation broker failed on an event; continuing.")
+        # the trainers' review queue: decides in microseconds, stores in its own thread
+        consider_for_review(event)
 
     def _publish(self, event: dict[str, Any]) -> None:
         sender = event.get("sender_id")
