@@ -1,0 +1,122 @@
+"""Rasa's Redis lock store, made safe for several Rasa instances and for her privacy.
+
+Rasa serialises the turns of one conversation with a ticket lock kept in Redis. Its
+``RedisLockStore`` reads the lock, changes it in Python and writes it back: two instances
+that ask for a ticket for the same conversation at the same moment can both read "free",
+both write ticket 1 and both run a turn at once; one finishing can also erase the ticket
+another has just taken. It also names each key after the conversation id (her phone
+number) and re-checks a busy lock once a second.
+
+``HelplineRedisLockStore`` keeps Rasa's ticket algorithm and storage format but
+
+- changes every lock with an optimistic Redis transaction (``WATCH``/``MULTI``), so the read
+  and the write of a ticket are one atomic step across instances;
+- keys each lock by the keyed digest of the conversation id (``store.crypto``): Redis (and its
+  snapshots on disk) never holds a phone number;
+- re-checks a busy lock every ``poll_seconds`` (default 0.05 s) instead of every second.
+
+endpoints.production.yml::
+
+    lock_store:
+      type: store.lock_store.HelplineRedisLockStore
+      url: ${REDIS_HOST}
+      port: ${REDIS_PORT}
+      db: ${REDIS_DB}
+
+A ticket expires after Rasa's ``TICKET_LOCK_LIFETIME`` (60 s): the lock of an instance
+that died mid-turn frees itself then.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from redis.exceptions import WatchError
+
+from store.crypto import KeyRing, data_keyring
+
+DEFAULT_POLL_SECONDS = 0.05
+T = TypeVar("T")
+
+
+class HelplineRedisLockStore(RedisLockStore):
+    def __init__(self, host: str = "localhost", port: int | str = 6379, db: int | str = 1,
+                 poll_seconds: float | str = DEFAULT_POLL_SECONDS,
+                 keyring: KeyRing | None = None, **kwargs: Any) -> None:
+        kwargs = {k: v for k, v in kwargs.items() if v not in (None, "")}
+        super().__init__(host=host, port=int(port), db=int(db), **kwargs)
+        self.poll_seconds = float(poll_seconds)
+        self.keyring = keyring or data_keyring()
+
+    def _key(self, lock_id: str) -> str:
+        return self.key_prefix + lock_id
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float | None = None) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's ticket lock for the conversation, stored under its digest."""
+        wait = self.poll_seconds if wait_time_in_seconds is None else wait_time_in_seconds
+        async with super().lock(self.keyring.digest(conversation_id), lock_lifetime,
+                                min(wait, self.poll_seconds)) as ticket_lock:
+            yield ticket_lock
+
+    # --- atomic read-modify-write ----------------------------------------------------------
+    def _atomic(self, lock_id: str, change: Callable[[TicketLock | None], tuple[T, TicketLock | None]]
+                ) -> T:
+        """Apply ``change`` to the stored lock in one transaction; it returns (result, lock
+        to store or None to delete). Retried when another instance changed it meanwhile."""
+        key = self._key(lock_id)
+        with self.red.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    current = TicketLock.from_dict(json.loads(raw)) if raw else None
+                    result, updated = change(current)
+                    pipe.multi()
+                    if updated is None:
+                        pipe.delete(key)
+                    else:
+                        pipe.set(key, updated.dumps())
+                    pipe.execute()
+                    return result
+                except WatchError:
+                    continue
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def change(lock: TicketLock | None) -> tuple[int, TicketLock]:
+            lock = lock or TicketLock(conversation_id)
+            return lock.issue_ticket(lock_lifetime), lock
+
+        return self._atomic(conversation_id, change)
+
+    def update_lock(self, conversation_id: str) -> None:
+        def change(lock: TicketLock | None) -> tuple[None, TicketLock | None]:
+            if lock is not None:
+                lock.remove_expired_tickets()
+            return None, lock
+
+        self._atomic(conversation_id, change)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        def change(lock: TicketLock | None) -> tuple[None, TicketLock | None]:
+            if lock is not None:
+                lock.remove_ticket_for(ticket_number)
+            return None, lock
+
+        self._atomic(conversation_id, change)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """Give the ticket back; delete the lock when nobody else waits (one step)."""
+        def change(lock: TicketLock | None) -> tuple[None, TicketLock | None]:
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return None, lock if lock.is_someone_waiting() else None
+
+        self._atomic(conversation_id, change)
