@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import WatchError
 
 from store.crypto import KeyRing, data_keyring
@@ -47,7 +48,14 @@ T = TypeVar("T")
 class HelplineRedisLockStore(RedisLockStore):
     def __init__(self, host: str = "localhost", port: int | str = 6379, db: int | str = 1,
                  poll_seconds: float | str = DEFAULT_POLL_SECONDS,
-                 keyring: KeyRing | None = None, **kwargs: Any) -> None:
+                 keyring: KeyRing | None = None,
+                 endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
+        if endpoint_config is not None:  # how Rasa builds a lock store named by module path
+            settings = dict(endpoint_config.kwargs)
+            host = endpoint_config.url or settings.pop("host", host)
+            port, db = settings.pop("port", port), settings.pop("db", db)
+            poll_seconds = settings.pop("poll_seconds", poll_seconds)
+            kwargs = {**settings, **kwargs}
         kwargs = {k: v for k, v in kwargs.items() if v not in (None, "")}
         super().__init__(host=host, port=int(port), db=int(db), **kwargs)
         self.poll_seconds = float(poll_seconds)
