@@ -4,7 +4,7 @@
     make run ENDPOINTS=endpoints.production.yml RASA_INSTANCES=3 # PostgreSQL, Redis, nginx
 
 Settings (environment): ENDPOINTS, RASA_INSTANCES, BIND_HOST, RASA_PORT, ACTION_SERVER_PORT,
-CONSOLE_PORT, SIMULATOR_PORT, and the ``${VAR}``s of the endpoints file (README).
+CONSOLE_PORT, SIMULATOR_PORT, STATE_DIR, and the ``${VAR}``s of the endpoints file (README).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _stack_from_env() -> Stack:
     endpoints = Path(os.environ.get("ENDPOINTS") or "endpoints.yml")
     if not endpoints.is_absolute():
         endpoints = ROOT / endpoints
-    return Stack(ports=StackPorts.from_env(), state_dir=ROOT / "var", endpoints=endpoints,
+    state_dir = Path(os.environ.get("STATE_DIR") or ROOT / "var")
+    return Stack(ports=StackPorts.from_env(), state_dir=state_dir, endpoints=endpoints,
                  rasa_instances=int(os.environ.get("RASA_INSTANCES") or 1))
 
 
