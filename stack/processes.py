@@ -75,6 +75,7 @@ class Stack:
     rasa_instances: int = 1
     bind_host: str = field(default_factory=lambda: os.environ.get("BIND_HOST")
                            or DEFAULT_BIND_HOST)
+    instance_env: dict[str, dict[str, str]] = field(default_factory=dict)  # by child name
 
     def __post_init__(self) -> None:
         self.topology = Topology(Path(self.endpoints), self.rasa_instances)
@@ -181,7 +182,7 @@ class Stack:
         env = self.env()
         if env.get("HELPLINE_DATA_KEY"):
             return False
-        if not self.simulator:
+        if env.get("WHATSAPP_ACCESS_TOKEN"):
             raise KeyConfigError("modo real sin HELPLINE_DATA_KEY: genera una clave con "
                                  "Fernet.generate_key() y pásala en el entorno")
         path = Path(env["HELPLINE_DATA_KEY_FILE"])
@@ -199,7 +200,8 @@ class Stack:
 
     # --- processes -----------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]) -> Child:
-        child = spawn(name, args, cwd=ROOT, env=self.env(), log_dir=self.log_dir)
+        env = {**self.env(), **self.instance_env.get(name, {})}
+        child = spawn(name, args, cwd=ROOT, env=env, log_dir=self.log_dir)
         self.children.append(child)
         return child
 
