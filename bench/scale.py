@@ -229,7 +229,7 @@ def run(model: Path, repeats: int = 3) -> dict[str, Any]:
             starter = None
             try:
                 project = await asyncio.to_thread(starter_bot.trained_project,
-                                                  stack.log_dir.parent / "starter-init.log")
+                                                  starter_bot.CACHE.parent / "init.log")
                 progress(f"starting two instances behind nginx (logs in {stack.log_dir})")
                 await asyncio.to_thread(stack.start, 300)
                 port = free_port()

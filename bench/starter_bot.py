@@ -22,7 +22,7 @@ def trained_project(log: Path) -> Path:
     if list((CACHE / "models").glob("*.tar.gz")):
         return CACHE
     shutil.rmtree(CACHE, ignore_errors=True)
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    CACHE.mkdir(parents=True)
     with open(log, "ab") as out:
         subprocess.run([sys.executable, "-m", "stack.quiet", "rasa", "init", "--no-prompt",
                         "--init-dir", str(CACHE)], cwd=ROOT, stdout=out,
