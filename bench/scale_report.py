@@ -94,20 +94,23 @@ def summarize(raw: dict[str, Any], report: Report, answer_messages: float) -> di
 def capacity_table(figures: dict[str, Any], rss: dict[str, int],
                    answer_messages: float) -> list[dict[str, Any]]:
     """Per Meta tier: her messages per second (the tier's outbound rate divided by the
-    messages in an average answer), instances, cores, memory, PostgreSQL and Redis load."""
-    per_instance = figures["sustained_webhook-2"] / 2 or figures["sustained_webhook-1"]
-    cpu_ms = sum(figures["cpu_webhook-2"].values())
+    messages in an average answer), then from the measured CPU per message (2 instances
+    behind nginx): Rasa instances (one core each at most: a Rasa process runs its turns in one
+    Python thread), cores for Rasa + action server + nginx, memory, PostgreSQL transactions
+    and Redis commands per second. Planned for ``TARGET_UTILISATION`` busy."""
+    cpu = figures["cpu_webhook-2"]
+    rasa_ms = sum(v for k, v in cpu.items() if k.startswith("rasa-"))
+    all_ms = sum(cpu.values())
     instance_rss = min(v for k, v in rss.items() if k.startswith("rasa-"))
     rows = []
     for tier in TIERS:
         turns = tier / max(1.0, answer_messages)
-        instances = math.ceil(turns / per_instance) if per_instance else None
-        cores = math.ceil(turns * cpu_ms / 1000 / TARGET_UTILISATION)
+        instances = math.ceil(turns * rasa_ms / 1000 / TARGET_UTILISATION)
         rows.append({
             "tier_msgs_per_s": tier, "her_msgs_per_s": round(turns, 1),
             "rasa_instances": instances,
-            "cores_rasa_actions_nginx": cores,
-            "memory_gb": round(((instances or 0) * instance_rss + rss.get("actions", 0)) / 2**30, 1),
+            "cores_rasa_actions_nginx": math.ceil(turns * all_ms / 1000 / TARGET_UTILISATION),
+            "memory_gb": round((instances * instance_rss + rss.get("actions", 0)) / 2**30, 1),
             "postgres_tx_per_s": round(turns * figures["pg_webhook-2"]),
             "redis_cmds_per_s": round(turns * figures["redis_webhook-2"]),
         })

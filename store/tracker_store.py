@@ -71,6 +71,21 @@ def _sender_order_index(table: sa.Table) -> sa.Index:
     return sa.Index(SENDER_ORDER_INDEX, table.c.sender_id, table.c.id)
 
 
+def _sqlite_write_ahead_log(engine: sa.engine.Engine) -> None:
+    """Embedded runs: a commit per turn without a full fsync of the journal (WAL,
+    synchronous=NORMAL: durable when Rasa crashes; the last turns may be lost only if the
+    machine itself loses power), and readers never blocked by the writer."""
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    engine.dispose()  # connections opened by Rasa's __init__ lack the pragmas
+
+
 class TrackerDecryptionError(RuntimeError):
     """A tracker row was written with a key that is not in ``HELPLINE_DATA_KEY``."""
 
@@ -96,6 +111,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         super().__init__(domain, dialect, host, port, db, username, password, event_broker,
                          login_db, query, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_write_ahead_log(self.engine)
         self.keyring = keyring or data_keyring()
         self.cache = TrackerCache(int(cache_size))
         self._table = self.SQLEvent.__table__
