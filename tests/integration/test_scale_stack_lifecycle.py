@@ -101,6 +101,25 @@ class MakeRun:
         return still_running(started)
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4/IPv6 addresses something listens on at ``port`` (from /proc/net)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
+
+
 def _logs(state_dir: Path) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8", errors="replace")
             for p in (state_dir / "logs").iterdir()}
@@ -111,6 +130,10 @@ def test_make_run_stops_everything_and_keeps_clean_fresh_logs(tmp_path):
     first = MakeRun(tmp_path, StackPorts.free())
     try:
         first.wait_ready()
+        ports = first.ports
+        for port in (ports.rasa, ports.actions, ports.console, ports.simulator):
+            addresses = listening_addresses(port)
+            assert addresses and addresses <= LOOPBACK, (port, addresses)  # BIND_HOST default
         first.talk()
         left = first.stop_with(lambda pid: os.kill(pid, signal.SIGTERM))
     finally:
