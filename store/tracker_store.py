@@ -23,6 +23,12 @@ id of its newest row and reads only newer rows, so a turn costs the same at the 
 message as at the 2nd. New events are published to the event broker after they are
 committed, from the save itself (no second read).
 
+Rows are only ever appended or deleted. Whoever changes a stored conversation in another
+way (redacting a message she deleted, erasure, retention) must delete its rows and, if
+anything is kept, append the new ones: every instance then sees that its cached last row is
+gone and reads the conversation again. An UPDATE in place would not be noticed by the
+other instances' caches.
+
 Sessions are found by row id (events from the newest ``session_started`` row on), not by
 timestamp as Rasa does: ids follow the order in which the lock-serialised saves of a
 conversation were committed, whatever the clocks of several instances say.
