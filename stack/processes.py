@@ -145,7 +145,7 @@ class Stack:
             env.setdefault("HELPLINE_DATA_KEY_FILE", str(self.state_dir / "helpline_data.key"))
         if self.topology.shared_lock_store:
             defaults = production_defaults(f"{self.actions_url}/webhook")
-            defaults.update(SQL_POOL_SIZE="5", SQL_MAX_OVERFLOW="10")
+            defaults.update(SQL_POOL_SIZE="5", SQL_MAX_OVERFLOW="10", TICKET_LOCK_LIFETIME="15")
             for name, value in defaults.items():
                 env.setdefault(name, value)
         env.setdefault("DATABASE_URL", f"sqlite:///{self.state_dir / 'helpline.db'}")

@@ -13,7 +13,13 @@ number) and re-checks a busy lock once a second.
   and the write of a ticket are one atomic step across instances;
 - keys each lock by the keyed digest of the conversation id (``store.crypto``): Redis (and its
   snapshots on disk) never holds a phone number;
-- re-checks a busy lock every ``poll_seconds`` (default 0.05 s) instead of every second.
+- re-checks a busy lock every ``poll_seconds`` (default 0.05 s) instead of every second;
+- keeps its own ticket alive while it waits and while its turn runs (renewed every third of
+  the lifetime). Rasa's ticket simply expires ``TICKET_LOCK_LIFETIME`` seconds after it was
+  issued: a message that waits behind a long queue then fails with LockError (she gets no
+  answer), and a turn that runs longer than that shares the conversation with the next one.
+  Here only the ticket of an instance that stopped renewing it (killed mid-turn) expires,
+  so the lifetime can be short and such a lock frees itself quickly.
 
 endpoints.production.yml::
 
@@ -23,13 +29,16 @@ endpoints.production.yml::
       port: ${REDIS_PORT}
       db: ${REDIS_DB}
 
-A ticket expires after Rasa's ``TICKET_LOCK_LIFETIME`` (60 s): the lock of an instance
-that died mid-turn frees itself then.
+``TICKET_LOCK_LIFETIME`` (Rasa's variable; the stack sets 15 s for the production topology)
+is therefore how long the conversations of a killed instance stay locked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -41,6 +50,7 @@ from redis.exceptions import WatchError
 
 from store.crypto import KeyRing, data_keyring
 
+logger = logging.getLogger(__name__)
 DEFAULT_POLL_SECONDS = 0.05
 T = TypeVar("T")
 
@@ -67,11 +77,35 @@ class HelplineRedisLockStore(RedisLockStore):
     @asynccontextmanager
     async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
                    wait_time_in_seconds: float | None = None) -> AsyncGenerator[TicketLock, None]:
-        """Rasa's ticket lock for the conversation, stored under its digest."""
+        """Rasa's ticket lock for the conversation, stored under its digest, with the
+        ticket renewed until it is given back."""
         wait = self.poll_seconds if wait_time_in_seconds is None else wait_time_in_seconds
-        async with super().lock(self.keyring.digest(conversation_id), lock_lifetime,
-                                min(wait, self.poll_seconds)) as ticket_lock:
-            yield ticket_lock
+        lock_id = self.keyring.digest(conversation_id)
+        ticket = self.issue_ticket(lock_id, lock_lifetime)
+        keeper = asyncio.ensure_future(self._keep_alive(lock_id, ticket, lock_lifetime))
+        try:
+            yield await self._acquire_lock(lock_id, ticket, min(wait, self.poll_seconds))
+        finally:
+            keeper.cancel()
+            self.cleanup(lock_id, ticket)
+
+    async def _keep_alive(self, lock_id: str, ticket: int, lifetime: float) -> None:
+        while True:
+            await asyncio.sleep(max(0.05, lifetime / 3))
+            try:
+                await asyncio.to_thread(self.renew, lock_id, ticket, lifetime)
+            except Exception:  # noqa: BLE001 - Redis hiccup: the next renewal tries again
+                logger.warning("could not renew a conversation lock ticket", exc_info=True)
+
+    def renew(self, lock_id: str, ticket_number: int, lifetime: float) -> None:
+        """Push the expiry of ``ticket_number`` to ``lifetime`` seconds from now."""
+        def change(lock: TicketLock | None) -> tuple[None, TicketLock | None]:
+            for ticket in (lock.tickets if lock is not None else ()):
+                if ticket.number == ticket_number:
+                    ticket.expires = time.time() + lifetime
+            return None, lock
+
+        self._atomic(lock_id, change)
 
     # --- atomic read-modify-write ----------------------------------------------------------
     def _atomic(self, lock_id: str, change: Callable[[TicketLock | None], tuple[T, TicketLock | None]]

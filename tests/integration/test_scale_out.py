@@ -82,8 +82,7 @@ def cluster() -> Iterator[Stack]:
         stack = Stack(ports=StackPorts.free(instances=2), endpoints=PRODUCTION_ENDPOINTS,
                       rasa_instances=2, simulator=True,
                       extra_env={"DATABASE_URL": url, "REDIS_KEY_PREFIX": prefix,
-                                 "HELPLINE_DATA_KEY": Fernet.generate_key().decode(),
-                                 "TICKET_LOCK_LIFETIME": "10"})
+                                 "HELPLINE_DATA_KEY": Fernet.generate_key().decode()})
         try:
             stack.start(timeout=300)
             yield stack

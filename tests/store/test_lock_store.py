@@ -91,3 +91,35 @@ async def test_redis_never_holds_the_phone_number(prefix, ring):
         values = [client.get(k).decode() for k in keys]
     assert keys == [f"{store.key_prefix}{ring.digest(PHONE)}"]
     assert all(PHONE not in text for text in keys + values)
+
+
+async def test_a_turn_longer_than_the_lifetime_keeps_its_lock_and_the_waiter_its_place(
+        prefix, ring):
+    """Rasa's tickets expire ``lifetime`` after they were issued, so a long turn would share
+    the conversation with the next and a long wait would end in LockError. Renewed tickets
+    expire only when their instance stops renewing them."""
+    first, second = make(prefix, ring), make(prefix, ring)
+    inside: list[str] = []
+    overlaps: list[list[str]] = []
+
+    async def turn(store: HelplineRedisLockStore, name: str, hold: float) -> None:
+        async with store.lock(PHONE, lock_lifetime=0.6):
+            inside.append(name)
+            if len(inside) > 1:
+                overlaps.append(list(inside))
+            await asyncio.sleep(hold)
+            inside.remove(name)
+
+    async def later() -> None:
+        await asyncio.sleep(0.1)
+        await turn(second, "second", 0.1)
+
+    await asyncio.gather(turn(first, "first", 1.8), later())
+    assert overlaps == []
+
+
+async def test_the_lock_of_a_dead_instance_frees_itself_after_the_lifetime(prefix, ring):
+    dead, alive = make(prefix, ring), make(prefix, ring)
+    dead.issue_ticket(ring.digest(PHONE), 0.5)  # took the lock, then was killed: no renewal
+    async with alive.lock(PHONE, lock_lifetime=0.5):
+        pass  # acquired once the dead ticket expired (a LockError or a hang would fail)
