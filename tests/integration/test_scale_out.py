@@ -311,9 +311,11 @@ def test_the_tracker_table_shows_neither_texts_nor_numbers(cluster, calm_burst):
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT * FROM events")).all()
     engine.dispose()
-    cells = "\n".join("" if v is None else str(v) for row in rows for v in row).lower()
+    cells = "\n".join("" if v is None else str(v) for row in rows for v in row)
     assert len(rows) > SENDERS * 5
-    assert [t for t in {*CALM, EMERGENCY} if t in cells] == []
+    # words shorter than 8 letters turn up by chance in this much base64 («hola»: ~1 in 20)
+    phrases = [t for t in {*CALM, EMERGENCY} if len(t) >= 8]
+    assert len(phrases) >= 3 and [t for t in phrases if t in cells] == []
     assert [w for w in calm_burst.burst.senders if w in cells] == []
 
 
