@@ -19,7 +19,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 	$(wildcard components/*.py) $(SPACY_MODEL)
 
 .PHONY: install train run test lint unit validate conversations conversaciones nlu-gate \
-	integration browser bench triage agent clean browser-deps entrenar publicar volver
+	integration browser bench triage agent clean browser-deps nginx-deps entrenar publicar volver
 
 install: $(INSTALLED)
 
@@ -44,6 +44,8 @@ $(MODEL_STAMP): $(INSTALLED) $(TRAINING_INPUTS)
 	else exit $$status; fi
 	touch $@
 
+# `make run ENDPOINTS=endpoints.production.yml RASA_INSTANCES=3` for the production topology;
+# every setting is an environment variable (README, "Production topology").
 # Once a model has been published (`make publicar`), `make run` serves that one and never
 # trains; before that (a fresh clone) it trains as `make train` does.
 run: $(INSTALLED) $(SPACY_MODEL)
@@ -93,13 +95,22 @@ conversaciones: $(MODEL_STAMP)
 nlu-gate: $(MODEL_STAMP)
 	$(PY) -m tests.tools.nlu_gate --model models/asistente.tar.gz --out results/nlu
 
-integration: $(MODEL_STAMP)
+integration: $(MODEL_STAMP) nginx-deps
 	$(VENV)/bin/pytest -q -m "integration and not browser"
 
 browser-deps:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
 		echo "Instalando chromium y chromium-driver de Debian (pruebas de navegador)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# nginx for the production topology (scale-out tests); the package's own service is not
+# started (policy-rc.d): the stack runs nginx itself, unprivileged, on its own ports.
+nginx-deps:
+	@test -x /usr/sbin/nginx || { \
+		echo "Instalando nginx-light de Debian (topología de producción)"; \
+		test -e /usr/sbin/policy-rc.d || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+			chmod +x /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
 browser: $(MODEL_STAMP) browser-deps
 	$(VENV)/bin/pytest -q -m browser

@@ -1,13 +1,15 @@
 """`make bench`: model load and triage throughput in this process (issue 2), then ONE stack
 (action server, Rasa with the WhatsApp and REST channels, console, simulator) on free ports
 for the webhook burst and the WhatsApp-vs-REST round trip (issue 3) and the handoff latencies
-(issue 4). Prints a table (n, median, p99, max, ratios) and writes results/bench.json.
+(issue 4), then the production topology against Rasa's starter bot (issue 8: bench/scale.py).
+Prints a table (n, median, p99, max, ratios) and writes results/bench.json.
 
-    .venv/bin/python -m bench
+    .venv/bin/python -m bench [--only scale,issue2,issue3,issue4] [--repeats 3]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -22,9 +24,10 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
-from bench import burst, handoff_latency, round_trip, triage_speed  # noqa: E402
+from bench import burst, handoff_latency, round_trip, scale, triage_speed  # noqa: E402
 from bench.model_snapshot import discard, snapshot  # noqa: E402
 from bench.report import Report  # noqa: E402
+from bench.scale_report import capacity_lines, summarize  # noqa: E402
 from stack import Stack, StackPorts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +116,30 @@ def issue4(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
                   result["reply_arrival_seconds"])
 
 
+def issue8(model: Path, report: Report, raw: dict[str, Any], repeats: int) -> None:
+    progress("issue 8: production topology (2 instances, nginx, PostgreSQL, Redis) and "
+             "Rasa's starter bot")
+    result = scale.run(model, repeats=repeats)
+    raw["issue8"] = result
+    counts = [result["answer_messages"][t] for t in scale.LADDER_TEXTS]
+    raw["issue8"]["figures"] = summarize(result, report, sum(counts) / len(counts))
+
+
+SECTIONS = ("issue2", "issue3", "issue4", "scale")
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help="comma-separated sections (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per median (issue 8)")
+    args = parser.parse_args(argv)
+    args.only = {s.strip() for s in args.only.split(",") if s.strip()}
+    return args
+
+
 def main() -> int:
+    args = arguments()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     if not MODEL.exists():
         print(f"no model at {MODEL}: run `make train`", file=sys.stderr)
@@ -128,20 +154,33 @@ def main() -> int:
     report, raw = Report(), {}
     model, machine["model"] = snapshot(MODEL)
     try:
-        return run(model, machine, report, raw, began)
+        return run(model, machine, report, raw, began, args)
     finally:
         discard(model)
 
 
 def run(model: Path, machine: dict[str, Any], report: Report, raw: dict[str, Any],
-        began: float) -> int:
+        began: float, args: argparse.Namespace) -> int:
     phase_load: dict[str, list[float]] = {}
-    try:
-        issue2(model, report, raw)
-    except Exception as error:  # noqa: BLE001 - report and go on with the stack
-        report.error("issue 2", repr(error))
-    phase_load["after_issue2"] = load_average()
+    if "issue2" in args.only:
+        try:
+            issue2(model, report, raw)
+        except Exception as error:  # noqa: BLE001 - report and go on with the stack
+            report.error("issue 2", repr(error))
+        phase_load["after_issue2"] = load_average()
+    if args.only & {"issue3", "issue4"}:
+        embedded_phases(model, report, raw, phase_load, args)
+    if "scale" in args.only:
+        try:
+            issue8(model, report, raw, args.repeats)
+        except Exception as error:  # noqa: BLE001
+            report.error("issue 8", repr(error))
+        phase_load["after_issue8"] = load_average()
+    return finish(machine, report, raw, began, phase_load)
 
+
+def embedded_phases(model: Path, report: Report, raw: dict[str, Any],
+                    phase_load: dict[str, list[float]], args: argparse.Namespace) -> None:
     token = os.environ.pop("WHATSAPP_ACCESS_TOKEN", None)  # sandbox: the simulator plays Meta
     stack = Stack(ports=StackPorts.free(), simulator=True, model=model)
     stack.extra_env["DATABASE_URL"] = f"sqlite:///{stack.state_dir / 'helpline.db'}"
@@ -153,7 +192,11 @@ def run(model: Path, machine: dict[str, Any], report: Report, raw: dict[str, Any
         report.line("stack start (all four processes answering)",
                     f"{time.monotonic() - started:.1f} s")
         phase_load["after_stack_start"] = load_average()
-        for name, phase in (("issue 3a", issue3a), ("issue 3b", issue3b), ("issue 4", issue4)):
+        phases = [("issue 3a", "issue3", issue3a), ("issue 3b", "issue3", issue3b),
+                  ("issue 4", "issue4", issue4)]
+        for name, section, phase in phases:
+            if section not in args.only:
+                continue
             try:
                 phase(stack, report, raw)
             except Exception as error:  # noqa: BLE001
@@ -173,6 +216,9 @@ def run(model: Path, machine: dict[str, Any], report: Report, raw: dict[str, Any
         if token is not None:
             os.environ["WHATSAPP_ACCESS_TOKEN"] = token
 
+
+def finish(machine: dict[str, Any], report: Report, raw: dict[str, Any], began: float,
+           phase_load: dict[str, list[float]]) -> int:
     machine["load_average_after"] = load_average()
     machine["load_average_by_phase"] = phase_load
     machine["bench_seconds"] = round(time.monotonic() - began, 1)
@@ -193,6 +239,9 @@ def run(model: Path, machine: dict[str, Any], report: Report, raw: dict[str, Any
                       "expect inflated, noisy times. Compare runs only on a quiet machine.")
     report.line("whole bench", f"{machine['bench_seconds']:.0f} s")
     print(report.table(header))
+    capacity = raw.get("issue8", {}).get("figures", {}).get("capacity")
+    if capacity:
+        print("\n".join(capacity_lines(capacity)))
     report.write_json(RESULTS, machine, raw)
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
     return 1 if report.errors else 0

@@ -1,13 +1,18 @@
-"""The service as processes: action server, Rasa server (WhatsApp + REST channels), console and,
-without WhatsApp credentials, the simulator. One class starts them in order, waits until each
-answers, and stops them all (also on error)."""
+"""The service as processes: action server, one or more Rasa servers (WhatsApp channel, HTTP
+API; REST in sandbox), nginx in front of them in the production topology, the console and,
+without WhatsApp credentials, the simulator. One class starts them in order, waits until
+each answers, and stops them all (also on error), each with its whole process group.
+
+Every process listens on ``bind_host`` (``BIND_HOST``, default 127.0.0.1). The public
+Rasa port (``ports.rasa``) is Rasa itself in the embedded topology and nginx in the
+production one, where the instances listen on ``ports.instances``.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,9 +23,16 @@ import httpx
 import yaml
 
 from simulator.serving import free_port
+from stack import nginx
+from stack.children import Child, rotate_logs, spawn, stop_all
+from stack.topology import EMBEDDED_ENDPOINTS, Topology, TopologyError, production_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+DEFAULT_BIND_HOST = "127.0.0.1"
+
+# Python warnings that Rasa, TensorFlow and SQLAlchemy print by the hundred at each start
+QUIET_WARNINGS = ("ignore::DeprecationWarning,ignore::PendingDeprecationWarning,"
+                  "ignore::FutureWarning,ignore::ResourceWarning")
 
 
 @dataclass(frozen=True)
@@ -29,10 +41,23 @@ class StackPorts:
     actions: int = 5055
     console: int = 8080
     simulator: int = 8090
+    instances: tuple[int, ...] = ()  # Rasa instances behind nginx; default rasa+1, rasa+2…
 
     @classmethod
-    def free(cls) -> StackPorts:
-        return cls(free_port(), free_port(), free_port(), free_port())
+    def free(cls, instances: int = 0) -> StackPorts:
+        return cls(free_port(), free_port(), free_port(), free_port(),
+                   tuple(free_port() for _ in range(instances)))
+
+    @classmethod
+    def from_env(cls) -> StackPorts:
+        env = os.environ
+        return cls(int(env.get("RASA_PORT", 5005)), int(env.get("ACTION_SERVER_PORT", 5055)),
+                   int(env.get("CONSOLE_PORT", 8080)), int(env.get("SIMULATOR_PORT", 8090)))
+
+    def instance_ports(self, count: int) -> tuple[int, ...]:
+        if len(self.instances) >= count:
+            return self.instances[:count]
+        return tuple(self.rasa + 1 + i for i in range(count))
 
 
 @dataclass
@@ -46,14 +71,19 @@ class Stack:
     console: bool = True
     rest: bool | None = None  # Rasa's REST channel; None: only in sandbox (simulator) mode
     extra_env: dict[str, str] = field(default_factory=dict)
+    endpoints: Path = EMBEDDED_ENDPOINTS
+    rasa_instances: int = 1
+    bind_host: str = field(default_factory=lambda: os.environ.get("BIND_HOST")
+                           or DEFAULT_BIND_HOST)
+    instance_env: dict[str, dict[str, str]] = field(default_factory=dict)  # by child name
 
     def __post_init__(self) -> None:
-        self._procs: list[tuple[str, subprocess.Popen]] = []
+        self.topology = Topology(Path(self.endpoints), self.rasa_instances)
+        self.children: list[Child] = []
         self._owns_state = self.state_dir is None
         self.state_dir = Path(self.state_dir or tempfile.mkdtemp(prefix="helpline-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir = self.state_dir / "logs"
-        self.log_dir.mkdir(exist_ok=True)
         self.api_token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
         self.log_hash_key = secrets.token_urlsafe(24)  # one per run: ids match across logs
         if self.simulator is None:
@@ -63,16 +93,35 @@ class Stack:
 
     # --- URLs -------------------------------------------------------------------------------
     @property
+    def local_host(self) -> str:
+        """Where this machine reaches the processes (loopback when bound to all interfaces)."""
+        return "127.0.0.1" if self.bind_host in ("0.0.0.0", "::", "") else self.bind_host
+
+    def _url(self, port: int) -> str:
+        return f"http://{self.local_host}:{port}"
+
+    @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.rasa}"
+        """The one entry point: nginx in the production topology, else Rasa itself."""
+        return self._url(self.ports.rasa)
+
+    @property
+    def instance_urls(self) -> list[str]:
+        if not self.topology.proxied:
+            return [self.rasa_url]
+        return [self._url(p) for p in self.ports.instance_ports(self.rasa_instances)]
+
+    @property
+    def actions_url(self) -> str:
+        return self._url(self.ports.actions)
 
     @property
     def console_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.console}"
+        return self._url(self.ports.console)
 
     @property
     def simulator_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.simulator}"
+        return self._url(self.ports.simulator)
 
     @property
     def webhook_url(self) -> str:
@@ -85,11 +134,20 @@ class Stack:
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
+            PYTHONWARNINGS=QUIET_WARNINGS,
             PYTHONPATH=str(ROOT),
             RASA_URL=self.rasa_url,
             RASA_API_TOKEN=self.api_token,
+            SANIC_HOST=self.bind_host,  # rasa_sdk's action server reads it
         )
         env.setdefault("LOG_HASH_KEY", self.log_hash_key)
+        if not env.get("HELPLINE_DATA_KEY"):
+            env.setdefault("HELPLINE_DATA_KEY_FILE", str(self.state_dir / "helpline_data.key"))
+        if self.topology.shared_lock_store:
+            defaults = production_defaults(f"{self.actions_url}/webhook")
+            defaults.update(SQL_POOL_SIZE="5", SQL_MAX_OVERFLOW="10", TICKET_LOCK_LIFETIME="15")
+            for name, value in defaults.items():
+                env.setdefault(name, value)
         env.setdefault("DATABASE_URL", f"sqlite:///{self.state_dir / 'helpline.db'}")
         if self.simulator:
             env["WHATSAPP_API_URL"] = f"{self.simulator_url}/v21.0"
@@ -97,14 +155,9 @@ class Stack:
         return env
 
     def _endpoints_file(self) -> Path:
-        """endpoints.yml with this stack's action server port and tracker database."""
-        endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-        endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{self.ports.actions}/webhook"
-        if endpoints.get("tracker_store", {}).get("dialect") == "sqlite":
-            endpoints["tracker_store"]["db"] = str(self.state_dir / "tracker.db")
-        path = self.state_dir / "endpoints.yml"
-        path.write_text(yaml.safe_dump(endpoints), encoding="utf-8")
-        return path
+        if self.topology.shared_lock_store:
+            return self.topology.endpoints  # its ${VAR}s come from env()
+        return self.topology.embedded_endpoints(self.state_dir, f"{self.actions_url}/webhook")
 
     def _credentials_file(self) -> Path:
         """credentials.yml, plus Rasa's REST channel when asked (local runs, benchmarks).
@@ -121,19 +174,47 @@ class Stack:
         path.write_text(yaml.safe_dump(credentials), encoding="utf-8")
         return path
 
+    def ensure_data_key(self) -> bool:
+        """Sandbox: make sure the data key file exists before the processes race to create
+        it. Real mode refuses to start without HELPLINE_DATA_KEY. True if a key was made."""
+        from store.crypto import KeyConfigError, data_keyring
+
+        env = self.env()
+        if env.get("HELPLINE_DATA_KEY"):
+            return False
+        if env.get("WHATSAPP_ACCESS_TOKEN"):
+            raise KeyConfigError("modo real sin HELPLINE_DATA_KEY: genera una clave con "
+                                 "Fernet.generate_key() y pásala en el entorno")
+        path = Path(env["HELPLINE_DATA_KEY_FILE"])
+        existed = path.exists()
+        previous = os.environ.get("HELPLINE_DATA_KEY_FILE")
+        os.environ["HELPLINE_DATA_KEY_FILE"] = str(path)
+        try:
+            data_keyring()
+        finally:
+            if previous is None:
+                os.environ.pop("HELPLINE_DATA_KEY_FILE", None)
+            else:
+                os.environ["HELPLINE_DATA_KEY_FILE"] = previous
+        return not existed
+
     # --- processes -----------------------------------------------------------------------------
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        self._procs.append((name, proc))
+    def _spawn(self, name: str, args: list[str]) -> Child:
+        env = {**self.env(), **self.instance_env.get(name, {})}
+        child = spawn(name, args, cwd=ROOT, env=env, log_dir=self.log_dir)
+        self.children.append(child)
+        return child
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
 
     def _wait(self, name: str, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        proc = dict(self._procs)[name]
+        child = self.child(name)
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_dir}/{name}.log")
+            if not child.alive():
+                raise RuntimeError(f"{name} exited with {child.process.returncode}; "
+                                   f"see {self.log_dir}/{name}.log")
             try:
                 if httpx.get(url, timeout=2).status_code < 500:
                     return
@@ -142,44 +223,80 @@ class Stack:
             time.sleep(0.3)
         raise TimeoutError(f"{name} did not answer at {url} within {timeout:.0f}s")
 
-    def start(self, timeout: float = 180.0) -> Stack:
+    def rasa_names(self) -> list[str]:
+        if not self.topology.proxied:
+            return ["rasa"]
+        return [f"rasa-{i + 1}" for i in range(self.rasa_instances)]
+
+    def _rasa_args(self, port: int) -> list[str]:
+        return [sys.executable, "-m", "stack.quiet", "rasa", "run", "--enable-api", "--auth-token", self.api_token,
+                "--model", str(self.model), "--endpoints", str(self._endpoints_file()),
+                "--credentials", str(self._credentials_file()), "--interface", self.bind_host,
+                "--port", str(port)]
+
+    def start_rasa(self, name: str) -> Child:
+        """Start (or restart, after a fault test killed it) one Rasa instance."""
+        index = self.rasa_names().index(name)
+        port = (self.ports.instance_ports(self.rasa_instances)[index]
+                if self.topology.proxied else self.ports.rasa)
+        self.children = [c for c in self.children if c.name != name]
+        return self._spawn(name, self._rasa_args(port))
+
+    def _start_nginx(self) -> None:
+        executable = nginx.binary()
+        if executable is None:
+            raise FileNotFoundError(nginx.INSTALL_HINT)
+        upstream = self.ports.instance_ports(self.rasa_instances)
+        config = nginx.write_config(self.state_dir / "nginx", self.log_dir, self.bind_host,
+                                    self.ports.rasa, upstream, upstream_host=self.local_host)
+        self._spawn("nginx", nginx.command(executable, config))
+
+    def start(self, timeout: float = 240.0) -> Stack:
         try:
             if not self.model.exists():
                 raise FileNotFoundError(f"no model at {self.model}: run `make train`")
+            if self.topology.proxied and nginx.binary() is None:
+                raise FileNotFoundError(nginx.INSTALL_HINT)
+            rotate_logs(self.log_dir)
+            self.ensure_data_key()
             if self.simulator:
-                self._spawn("simulator", [sys.executable, "-m", "simulator", "--port",
-                                          str(self.ports.simulator), "--webhook-url", self.webhook_url])
-            self._spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                self._spawn("simulator", [sys.executable, "-m", "simulator", "--host",
+                                          self.bind_host, "--port", str(self.ports.simulator),
+                                          "--webhook-url", self.webhook_url])
+            self._spawn("actions", [sys.executable, "-m", "stack.quiet", "rasa_sdk", "--actions", "actions",
                                     "--port", str(self.ports.actions)])
-            self._spawn("rasa", [
-                str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.api_token,
-                "--model", str(self.model), "--endpoints", str(self._endpoints_file()),
-                "--credentials", str(self._credentials_file()), "--port", str(self.ports.rasa),
-            ])
+            for name in self.rasa_names():
+                self.start_rasa(name)
+            if self.topology.proxied:
+                self._start_nginx()
             if self.console:
-                self._spawn("console", [sys.executable, "-m", "console", "--port",
-                                        str(self.ports.console)])
-            if self.simulator:
-                self._wait("simulator", self.simulator_url + "/", timeout)
-            self._wait("actions", f"http://127.0.0.1:{self.ports.actions}/health", timeout)
-            self._wait("rasa", f"{self.rasa_url}/status?token={self.api_token}", timeout)
-            if self.console:
-                self._wait("console", self.console_url + "/login", timeout)
+                self._spawn("console", [sys.executable, "-m", "console", "--host",
+                                        self.bind_host, "--port", str(self.ports.console)])
+            self.wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        if self.simulator:
+            self._wait("simulator", self.simulator_url + "/", timeout)
+        self._wait("actions", f"{self.actions_url}/health", timeout)
+        for name, url in zip(self.rasa_names(), self.instance_urls, strict=False):
+            self.wait_rasa(name, url, timeout)
+        if self.topology.proxied:
+            self._wait("nginx", f"{self.rasa_url}/status?token={self.api_token}", timeout)
+        if self.console:
+            self._wait("console", self.console_url + "/login", timeout)
+
+    def wait_rasa(self, name: str, url: str | None = None, timeout: float = 240.0) -> None:
+        if url is None:
+            url = self.instance_urls[self.rasa_names().index(name)]
+        self._wait(name, f"{url}/status?token={self.api_token}", timeout)
+
     def stop(self) -> None:
-        for _, proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in reversed(self._procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self._procs.clear()
+        stop_all(self.children)
+        self.children.clear()
 
     def cleanup(self) -> None:
         self.stop()
@@ -191,3 +308,6 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+__all__ = ["Stack", "StackPorts", "TopologyError"]

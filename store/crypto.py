@@ -119,9 +119,18 @@ def _key_from_file(path: Path) -> str:
     """Read the sandbox key, creating it (0600, in a 0700 folder) on first use."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # write to a private temporary file, then link it in place: two processes starting
+        # at once both end up reading the one key that won (never a half-written file)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(Fernet.generate_key())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        finally:
+            temporary.unlink()
     return path.read_text(encoding="ascii").strip()
 
 

@@ -1,0 +1,36 @@
+"""``python -m stack.quiet MODULE [ARGS…]``: run MODULE as ``__main__`` without Python's
+deprecation warnings.
+
+Rasa's dependencies print hundreds of DeprecationWarning/FutureWarning lines at each start
+(``PYTHONWARNINGS`` alone is not enough: Sanic turns them back on when it is imported). The
+stack starts Rasa and the action server through this module, which drops those categories
+where every warning is shown; other warnings still reach the log.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import warnings
+
+QUIET = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+_show = warnings.showwarning
+
+
+def _show_unless_quiet(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, QUIET):
+        return
+    _show(message, category, filename, lineno, file, line)
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m stack.quiet MODULE [ARGS…]")
+    warnings.showwarning = _show_unless_quiet
+    module = sys.argv[1]
+    sys.argv = [module, *sys.argv[2:]]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
