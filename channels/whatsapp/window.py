@@ -11,8 +11,8 @@ import time
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from channels.whatsapp.privacy import full_hash
 from channels.whatsapp.tables import engine, last_inbound
+from store.crypto import data_keyring
 
 WINDOW_SECONDS = 24 * 3600
 
@@ -20,7 +20,7 @@ WINDOW_SECONDS = 24 * 3600
 def record_user_message(conversation_id: str, at: float | None = None) -> None:
     """Remember that the user wrote at ``at`` (epoch seconds); keeps the latest time."""
     at = time.time() if at is None else at
-    key = full_hash(conversation_id)
+    key = data_keyring().digest(conversation_id)
     table = last_inbound
     newer = update(table).where(table.c.user_hash == key, table.c.last_message_at < at)
     for _ in range(2):
@@ -39,7 +39,7 @@ def record_user_message(conversation_id: str, at: float | None = None) -> None:
 
 def last_user_message_at(conversation_id: str) -> float | None:
     """Epoch seconds of the user's last message, or None if they never wrote."""
-    key = full_hash(conversation_id)
+    key = data_keyring().digest(conversation_id)
     with engine().connect() as conn:
         row = conn.execute(
             select(last_inbound.c.last_message_at).where(last_inbound.c.user_hash == key)
