@@ -49,6 +49,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self._procs: list[tuple[str, subprocess.Popen]] = []
+        self._commands: dict[str, list[str]] = {}  # for restart()
         self._owns_state = self.state_dir is None
         self.state_dir = Path(self.state_dir or tempfile.mkdtemp(prefix="helpline-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +124,7 @@ class Stack:
 
     # --- processes -----------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]) -> None:
+        self._commands[name] = args
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -169,6 +171,27 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def _ready_url(self, name: str) -> str:
+        return {"simulator": self.simulator_url + "/",
+                "actions": f"http://127.0.0.1:{self.ports.actions}/health",
+                "rasa": f"{self.rasa_url}/status?token={self.api_token}",
+                "console": self.console_url + "/login"}[name]
+
+    def kill(self, name: str) -> None:
+        """kill -9 one process (fault tests): it gets no chance to clean up."""
+        for proc_name, proc in self._procs:
+            if proc_name == name and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        """Start a killed process again with the same command; wait until it answers."""
+        self._procs = [(n, p) for n, p in self._procs if n != name or p.poll() is None]
+        if any(n == name for n, _ in self._procs):
+            raise RuntimeError(f"{name} is still running")
+        self._spawn(name, self._commands[name])
+        self._wait(name, self._ready_url(name), timeout)
 
     def stop(self) -> None:
         for _, proc in reversed(self._procs):
