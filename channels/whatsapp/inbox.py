@@ -1,9 +1,10 @@
 """The inbox: every item of a signed webhook, stored before we answer 200.
 
-``store_update`` writes, in ONE transaction, a row per message (sealed with ``store.crypto``;
-the digest of Meta's message id is unique, so the insert is the atomic claim of that id), a
-row per event that is not her words and per unusable item, and the statuses of our messages
-(on their outbox rows). Only after the commit does the webhook answer 200.
+``store_updates`` writes, in ONE transaction, a row per message (sealed with ``store.crypto``;
+the digest of Meta's message id is unique, so the insert is the atomic claim of that id), her
+last-message time, a row per event that is not her words and per unusable item, and the
+statuses of our messages (on their outbox rows). Only after the commit does the webhook answer
+200. Concurrent webhooks share one transaction (group commit, ``group_commit.py``).
 
 Workers (``worker.py``) ``claim`` per sender the oldest pending message whose predecessors
 are done (Meta's timestamp, then arrival), with ``SELECT … FOR UPDATE SKIP LOCKED`` on
@@ -29,8 +30,10 @@ from sqlalchemy import and_, delete, func, or_, select, update
 
 from channels.whatsapp.inbound import InboundEvent, InboundKind, InboundMessage, ParsedUpdate
 from channels.whatsapp.instances import live_ids_query
-from channels.whatsapp.outbox import apply_status
+from channels.whatsapp.outbox import OutboundRequest, apply_status, outbound_row
 from channels.whatsapp.tables import engine, inbox, insert_ignoring_duplicates, is_postgres
+from channels.whatsapp.tables import outbox as outbox_table
+from channels.whatsapp.window import record_in
 from store.crypto import InvalidToken, data_keyring
 
 logger = logging.getLogger(__name__)
@@ -104,15 +107,33 @@ def _event_row(event: InboundEvent, now: float) -> dict[str, Any]:
             "attempts": 0, "failures": 0}
 
 
-def store_update(update_: ParsedUpdate, now: float | None = None) -> None:
-    """Store everything of one webhook in one transaction (see the module docstring)."""
+def store_updates(updates: list[ParsedUpdate], now: float | None = None) -> None:
+    """Store everything of these webhooks in ONE durable transaction (see the module
+    docstring): inbox rows, her last-message time (the 24-hour window), our statuses."""
     now = time.time() if now is None else now
-    rows = [_message_row(m, now) for m in update_.messages]
-    rows += [_event_row(e, now) for e in update_.events]
-    with engine().begin() as conn:
+    rows: list[dict[str, Any]] = []
+    claimed: set[str] = set()
+    latest: dict[str, float] = {}
+    for update_ in updates:
+        for message in update_.messages:
+            row = _message_row(message, now)
+            if row["wamid_digest"] in claimed:
+                continue  # the same message twice in one batch (concurrent redeliveries)
+            claimed.add(row["wamid_digest"])
+            rows.append(row)
+            latest[row["sender_digest"]] = max(latest.get(row["sender_digest"], 0.0),
+                                               float(min(row["meta_ts"], now)))
+        rows += [_event_row(e, now) for e in update_.events]
+    with engine(durable=True).begin() as conn:
         insert_ignoring_duplicates(conn, inbox, rows, "wamid_digest")
-        for status in update_.statuses:
-            apply_status(conn, status, now)
+        record_in(conn, latest)
+        for update_ in updates:
+            for status in update_.statuses:
+                apply_status(conn, status, now)
+
+
+def store_update(update_: ParsedUpdate, now: float | None = None) -> None:
+    store_updates([update_], now)
 
 
 # --- workers -------------------------------------------------------------------------------
@@ -172,10 +193,19 @@ def _update_claimed(claimed: Claimed, **values: Any) -> bool:
                             .values(**values)).rowcount == 1
 
 
-def finish(claimed: Claimed, now: float | None = None) -> bool:
-    """Done: the turn's tracker is saved. The sealed copy of her message is erased."""
-    return _update_claimed(claimed, state=InboxState.DONE.value, payload=None, claim_token=None,
-                           done_at=time.time() if now is None else now)
+def finish(claimed: Claimed, also: list[OutboundRequest] | None = None,
+           now: float | None = None) -> bool:
+    """Done: the turn's tracker is saved. The sealed copy of her message is erased; ``also``
+    (the read receipt) is stored in the same transaction."""
+    now = time.time() if now is None else now
+    with engine().begin() as conn:
+        if also:
+            insert_ignoring_duplicates(conn, outbox_table, [outbound_row(r, now) for r in also],
+                                       "key")
+        return conn.execute(update(inbox).where(inbox.c.id == claimed.id,
+                                                inbox.c.claim_token == claimed.claim_token)
+                            .values(state=InboxState.DONE.value, payload=None, claim_token=None,
+                                    done_at=now)).rowcount == 1
 
 
 def give_back(claimed: Claimed) -> bool:

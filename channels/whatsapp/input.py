@@ -1,7 +1,8 @@
 """The input channel: Meta's webhook at ``/webhooks/whatsapp/webhook``.
 
 POST: check the size and the signature of the raw body, parse it, store every item in the
-inbox in one transaction (inbox.py), and only then answer 200 — a 200 is a promise, Meta never
+inbox in one durable transaction (inbox.py; concurrent webhooks share it: group_commit.py),
+and only then answer 200 — a 200 is a promise, Meta never
 sends that message again. The Rasa turns run from the inbox (worker.py), the replies leave
 through the outbox (sender.py).
 
@@ -30,8 +31,9 @@ from sanic.response import HTTPResponse
 from channels.whatsapp import readiness
 from channels.whatsapp.config import WhatsAppConfig, load_config
 from channels.whatsapp.graph_client import GraphClient
+from channels.whatsapp.group_commit import GroupCommitter
 from channels.whatsapp.inbound import ParsedUpdate, parse_update
-from channels.whatsapp.inbox import store_update
+from channels.whatsapp.inbox import store_updates
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.runtime import ChannelRuntime
 from channels.whatsapp.signature import HEADER, verify_signature
@@ -40,7 +42,7 @@ from channels.whatsapp.worker import OnNewMessage
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
-WEBHOOK_DB_THREADS = 4  # webhook writes never wait behind the workers' database calls
+WEBHOOK_DB_THREADS = 2  # webhook writes (one batch at a time) and readiness checks
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -65,6 +67,7 @@ class WhatsAppInput(InputChannel):
         self.graph = graph or GraphClient.from_config(self.config)
         self.runtime: ChannelRuntime | None = None
         self._db = ThreadPoolExecutor(WEBHOOK_DB_THREADS, thread_name_prefix="whatsapp-inbox")
+        self._writes = GroupCommitter(self._db, store_updates)
         if self.config.sandbox:
             logger.info("WhatsApp channel in sandbox mode (simulator at %s)", self.config.api_url)
 
@@ -149,7 +152,7 @@ class WhatsAppInput(InputChannel):
             return _bad_request("body is not valid JSON")
         update = parse_update(data, self.config.phone_number_id)
         try:
-            await asyncio.get_running_loop().run_in_executor(self._db, store_update, update)
+            await self._writes.store(update)
         except Exception:  # noqa: BLE001 - no 200 without the promise: Meta will retry
             logger.exception("WhatsApp webhook NOT STORED; answering 503 so Meta retries")
             return response.json({"error": "not stored"}, status=503)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from channels.whatsapp.errors import spanish_meaning
 from channels.whatsapp.inbound import InboundStatus
@@ -85,7 +85,7 @@ def digest(value: str) -> str:
 
 # --- writing ---------------------------------------------------------------------------------
 
-def _row(request: OutboundRequest, now: float) -> dict[str, Any]:
+def outbound_row(request: OutboundRequest, now: float) -> dict[str, Any]:
     ring = data_keyring()
     return {
         "key": request.key[:160],
@@ -109,7 +109,7 @@ def enqueue(requests: list[OutboundRequest], now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     with engine().begin() as conn:
-        insert_ignoring_duplicates(conn, outbox, [_row(r, now) for r in requests], "key")
+        insert_ignoring_duplicates(conn, outbox, [outbound_row(r, now) for r in requests], "key")
 
 
 # --- the console's read API ---------------------------------------------------------------
@@ -256,13 +256,12 @@ def reconcile_interrupted(instance_id: str, older_than: float) -> int:
             .values(state=OutboxState.PENDING.value, taken_by=None)).rowcount
 
 
-def release_sending(instance_id: str) -> int:
-    """Clean stop: rows this sender had in flight and did not finish go back to pending."""
+def prune(older_than_seconds: float, now: float | None = None) -> int:
+    """Forget finished rows (no content left in them) older than the retention."""
+    cutoff = (time.time() if now is None else now) - older_than_seconds
     with engine().begin() as conn:
-        return conn.execute(
-            update(outbox).where(outbox.c.state == OutboxState.SENDING.value,
-                                 outbox.c.taken_by == instance_id)
-            .values(state=OutboxState.PENDING.value, taken_by=None)).rowcount
+        return conn.execute(delete(outbox).where(outbox.c.state.in_(FINAL_STATES),
+                                                 outbox.c.created_at < cutoff)).rowcount
 
 
 # --- statuses from the webhook (inside its transaction) --------------------------------------

@@ -79,6 +79,7 @@ class ChannelRuntime:
                     maintained = now
                     await asyncio.to_thread(instances.prune, now)
                     await asyncio.to_thread(inbox.prune, retention_seconds(), now)
+                    await asyncio.to_thread(outbox.prune, retention_seconds(), now)
             except Exception:  # noqa: BLE001 - the database may be down for a moment
                 logger.exception("WhatsApp channel heartbeat failed")
             await asyncio.sleep(self.tuning.stale_seconds / 4)

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from store.db import database_url, shared_engine
+from store.db import database_url, make_engine
 
 metadata = MetaData()
 DIGEST = 64  # hex characters of a keyed HMAC-SHA256
@@ -109,13 +120,36 @@ last_inbound = Table(
 )
 
 _lock = threading.Lock()
+_engines: dict[tuple[str, bool], Engine] = {}
 _ready: set[str] = set()
 
 
-def engine() -> Engine:
-    """The shared engine for the current ``DATABASE_URL``, with our tables created."""
+def _sqlite_sync(engine_: Engine, level: str) -> None:
+    @event.listens_for(engine_, "connect")
+    def _synchronous(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={level}")
+        cursor.close()
+
+
+def engine(durable: bool = False) -> Engine:
+    """The channel's engine for the current ``DATABASE_URL``, with our tables created.
+
+    On SQLite (WAL) the channel's bookkeeping uses ``synchronous=NORMAL``: a commit survives a
+    killed process without waiting for the disk; the webhook's inbox write uses
+    ``durable=True`` (``synchronous=FULL``), so a message answered 200 survives a power loss
+    too, and that fsync also makes every earlier commit durable. PostgreSQL: its defaults.
+    """
     url = database_url()
-    eng = shared_engine(url)
+    eng = _engines.get((url, durable))
+    if eng is None:
+        with _lock:
+            eng = _engines.get((url, durable))
+            if eng is None:
+                eng = make_engine(url)
+                if eng.dialect.name == "sqlite":
+                    _sqlite_sync(eng, "FULL" if durable else "NORMAL")
+                _engines[(url, durable)] = eng
     if url not in _ready:
         with _lock:
             if url not in _ready:
@@ -125,6 +159,14 @@ def engine() -> Engine:
                     metadata.create_all(eng)
                 _ready.add(url)
     return eng
+
+
+def dispose(url: str) -> None:
+    """Close the channel's connections to ``url`` (tests dropping a database)."""
+    with _lock:
+        for key in [k for k in _engines if k[0] == url]:
+            _engines.pop(key).dispose()
+        _ready.discard(url)
 
 
 def is_postgres(eng: Engine) -> bool:

@@ -7,8 +7,9 @@ reply; outside the window only a template may be sent.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.whatsapp.tables import engine, last_inbound
@@ -35,6 +36,23 @@ def record_user_message(conversation_id: str, at: float | None = None) -> None:
             return
         except IntegrityError:
             continue  # inserted by someone else meanwhile: try the update again
+
+
+def record_in(conn: Any, latest: dict[str, float]) -> None:
+    """Inside the caller's transaction: {digest of her wa id: time of her message}, keeping
+    the later time (one upsert statement; the webhook stores this with the message)."""
+    if not latest:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(last_inbound)
+    newer = case((statement.excluded.last_message_at > last_inbound.c.last_message_at,
+                  statement.excluded.last_message_at), else_=last_inbound.c.last_message_at)
+    conn.execute(statement.on_conflict_do_update(index_elements=["user_hash"],
+                                                 set_={"last_message_at": newer}),
+                 [{"user_hash": key, "last_message_at": at} for key, at in latest.items()])
 
 
 def last_user_message_at(conversation_id: str) -> float | None:

@@ -5,10 +5,11 @@ turns in flight (always of different senders: ``inbox.claim`` never gives a send
 message while an earlier one is pending or in flight). For each message:
 1. if it was taken before (a worker died or gave it back), and the tracker already holds a
    user event with its message id, the turn was saved: it is only marked done;
-2. her last-message time is recorded (24-hour window);
-3. the Rasa turn runs (``on_new_message`` returns after the tracker is saved), with an
+2. the Rasa turn runs (``on_new_message`` returns after the tracker is saved), with an
    output channel bound to her message, so its replies have idempotent outbox keys;
-4. the read receipt is queued after the turn's replies, and the row is marked done.
+3. the read receipt is queued after the turn's replies (once, even if replayed), in the
+   transaction that marks the row done. (Her last-message time, for the 24-hour window, was
+   stored by the webhook with the message.)
 
 A turn the action server could not serve (turn_guard.py) is given back and the worker waits
 until the action server's health check answers. A turn that raises is retried, and kept as
@@ -31,7 +32,7 @@ from rasa.shared.core.events import UserUttered
 from channels.whatsapp import inbox
 from channels.whatsapp.config import WhatsAppConfig
 from channels.whatsapp.inbox import Claimed, InboxState
-from channels.whatsapp.outbox import OutboundKind, OutboundRequest, enqueue
+from channels.whatsapp.outbox import OutboundKind, OutboundRequest
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.privacy import hash_id
 from channels.whatsapp.translate import to_rasa
@@ -40,7 +41,6 @@ from channels.whatsapp.turn_guard import (
     TurnInterrupted,
     guarded_turn,
 )
-from channels.whatsapp.window import record_user_message
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,9 @@ class InboxWorker:
                 logger.info("replayed message of %s was already answered; marked done", ref)
             else:
                 await self._turn(claimed)
-            await asyncio.to_thread(inbox.finish, claimed)
+            await asyncio.to_thread(inbox.finish, claimed, [self._read_receipt(claimed)])
+            if self.after_turn is not None:
+                self.after_turn()
         except TurnInterrupted as interrupted:
             await self._interrupted(claimed, interrupted, ref)
         except Exception as error:  # noqa: BLE001 - one bad turn must not stop the others
@@ -136,9 +138,6 @@ class InboxWorker:
     async def _turn(self, claimed: Claimed) -> None:
         message = claimed.message
         assert message is not None
-        written = int(message.timestamp) if message.timestamp.isdigit() else 0
-        sent_at = min(written or time.time(), time.time())
-        await asyncio.to_thread(record_user_message, message.sender, sent_at)
         rasa_input = to_rasa(message, self.config.app_secret)
         with guarded_turn():
             await self.on_new_message(UserMessage(
@@ -150,13 +149,16 @@ class InboxWorker:
                 metadata=rasa_input.metadata,
             ))
         self.turns += 1
-        # after the turn's replies, in the recipient's order: blue ticks, no typing indicator
-        await asyncio.to_thread(enqueue, [OutboundRequest(
+
+    @staticmethod
+    def _read_receipt(claimed: Claimed) -> OutboundRequest:
+        """After the turn's replies, in her order: blue ticks, never a typing indicator."""
+        message = claimed.message
+        assert message is not None
+        return OutboundRequest(
             key=f"read:{claimed.wamid_digest}", recipient=message.sender,
             message={"message_id": message.message_id}, kind=OutboundKind.READ,
-            source="read_receipt", turn_digest=claimed.wamid_digest)])
-        if self.after_turn is not None:
-            self.after_turn()
+            source="read_receipt", turn_digest=claimed.wamid_digest)
 
     async def _interrupted(self, claimed: Claimed, interrupted: TurnInterrupted,
                            ref: str) -> None:

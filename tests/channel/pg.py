@@ -28,9 +28,9 @@ def temporary_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        from store.db import shared_engine
+        from channels.whatsapp.tables import dispose
 
-        shared_engine(url).dispose()
+        dispose(url)
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -207,3 +207,51 @@ def test_prune_forgets_old_finished_rows_only(db) -> None:
     inbox.finish(one)
     assert inbox.prune(0, now=time.time() + 1) == 1
     assert [r.state for r in inbox_rows()] == ["processing"]
+
+
+class OrderRecorder:
+    """Bots of several instances that write into one list, in the order turns end."""
+
+    def __init__(self, order: list[str]) -> None:
+        from channel_helpers import Recorder
+
+        self.order = order
+        self.bot = Recorder(delay=0.01, reply="ok")
+
+    async def __call__(self, message) -> None:
+        await self.bot(message)
+        self.order.append(message.text)
+
+
+async def test_two_instances_behind_a_balancer_share_the_inbox(db, config, sim) -> None:
+    """Webhooks alternate between two channel instances (as nginx would send them); each
+    message is handled once, each sender in order, and one instance sends all replies."""
+    from channel_helpers import channel_server, http_client, outbox_rows, settle
+
+    from channels.whatsapp.window import record_user_message
+
+    senders = [f"5698000{i:04d}" for i in range(6)]
+    for sender in senders:
+        record_user_message(sender)
+    order: list[str] = []
+    bots = [OrderRecorder(order), OrderRecorder(order)]
+    now = int(time.time())
+    async with channel_server(config, bots[0]) as (url_a, first):
+        async with channel_server(config, bots[1]) as (url_b, second):
+            async with http_client() as client:
+                for k in range(4):
+                    for n, sender in enumerate(senders):
+                        body = wh.encode(wh.update(messages=[
+                            text(sender, f"{sender}:{k}", now - 10 + k)]))
+                        url = (url_a, url_b)[(k + n) % 2]
+                        answer = await client.post(url, content=body, headers={
+                            wh.SIGNATURE_HEADER: wh.sign(body)})
+                        assert answer.status_code == 200
+            for channel in (first, second):
+                await settle(channel, timeout=20)
+    assert sorted(order) == sorted(f"{s}:{k}" for s in senders for k in range(4))
+    assert all(b.bot.messages for b in bots)  # both instances took work
+    for sender in senders:
+        assert [t for t in order if t.startswith(sender)] == [f"{sender}:{k}" for k in range(4)]
+        assert len(sim.state.outbound(sender)) == 4
+    assert len({r.taken_by for r in outbox_rows()}) == 1  # one sender for the deployment

@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from channels.whatsapp import outbox
 from channels.whatsapp.inbound import InboundStatus
-from channels.whatsapp.outbox import OutboxState, reply_state, states_for
+from channels.whatsapp.outbox import OutboundRequest, OutboxState, reply_state, states_for
 from channels.whatsapp.tables import engine
 from channels.whatsapp.window import record_user_message
 from simulator.load import wait_for_outbound
@@ -113,3 +113,13 @@ async def test_statuses_from_meta_complete_the_rows(config, sim) -> None:
                                        time.time())
     state = reply_state(HER, "r-5")
     assert state.delivered_at and state.read_at and state.source == "bot"
+
+
+def test_prune_forgets_finished_rows_only() -> None:
+    outbox.enqueue([OutboundRequest(key=f"k{i}", recipient=HER,
+                                    message={"type": "text", "text": {"body": "x"}})
+                    for i in range(2)])
+    first, _ = outbox_rows()
+    outbox.mark_failed(first.id, 131026)
+    assert outbox.prune(0, now=time.time() + 1) == 1
+    assert [r.state for r in outbox_rows()] == ["pending"]

@@ -154,3 +154,40 @@ async def test_not_ready_without_the_broker(config) -> None:
     async with channel_server(config, Recorder()) as (url, _):  # Rasa has no agent yet
         status, body = await readiness(url)
     assert status == 503 and "rasa: no agent loaded" in body["problems"]
+
+
+class HangingBot(Recorder):
+    """A turn that never ends (a stuck action server call, say)."""
+
+    async def __call__(self, message) -> None:
+        self.messages.append(message)
+        await asyncio.Event().wait()
+
+
+async def test_stopping_drains_the_turns_in_flight(config, sim) -> None:
+    bot = Recorder(delay=1.0, reply="Aquí estoy.")
+    async with channel_server(config, bot) as (url, channel):
+        body = wh.encode(wh.update(messages=[wh.text_message(HER, "hola")]))
+        async with http_client() as client:
+            await client.post(url, content=body, headers={wh.SIGNATURE_HEADER: wh.sign(body)})
+        while channel.runtime.worker.in_flight == 0:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+    # the server stopped (SIGTERM path) while the turn was running: it was let finish
+    assert time.monotonic() - started < config.tuning.drain_seconds + 2
+    assert [r.state for r in inbox_rows()] == ["done"]
+    assert len(bot.messages) == 1
+
+
+async def test_stopping_is_bounded_and_gives_unfinished_messages_back(config, sim) -> None:
+    bot = HangingBot()
+    async with channel_server(config, bot) as (url, channel):
+        body = wh.encode(wh.update(messages=[wh.text_message(HER, "hola")]))
+        async with http_client() as client:
+            await client.post(url, content=body, headers={wh.SIGNATURE_HEADER: wh.sign(body)})
+        await bot.wait_for(1)
+        started = time.monotonic()
+    took = time.monotonic() - started
+    assert config.tuning.drain_seconds - 0.5 <= took < config.tuning.drain_seconds + 3
+    (row,) = inbox_rows()
+    assert row.state == "pending" and row.payload is not None  # not lost: the next start
