@@ -73,6 +73,7 @@ class SimState:
                     if event.get("wamid") == wamid and event["direction"] == "in":
                         event["read"] = True
                         event["typing"] = typing
+                        event["read_at"] = time.time()
                         return True
         return False
 

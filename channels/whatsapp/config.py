@@ -38,7 +38,7 @@ class Tuning:
     """Inbox workers and the outbox sender. Each field has a ``WHATSAPP_<NAME>`` variable
     (e.g. ``WHATSAPP_SEND_RATE``); the defaults are for production."""
 
-    inbox_concurrency: int = 8  # Rasa turns in flight per instance (different senders)
+    inbox_concurrency: int = 4  # Rasa turns in flight per instance (different senders)
     drain_seconds: float = 10.0  # SIGTERM: wait at most this long for turns and sends
     poll_seconds: float = 0.25  # look for work from other instances this often
     stale_seconds: float = 20.0  # an instance silent this long is dead; its work is replayed

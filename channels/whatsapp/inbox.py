@@ -85,16 +85,18 @@ def _meta_ts(timestamp: str | None, now: float) -> int:
     return int(timestamp) if timestamp and timestamp.isdigit() and int(timestamp) else int(now)
 
 
-def _digest(value: str | None) -> str | None:
-    return data_keyring().digest(value) if value else None
+def _digest(value: str | None, ring: Any = None) -> str | None:
+    return (ring or data_keyring()).digest(value) if value else None
 
 
 def _message_row(message: InboundMessage, now: float) -> dict[str, Any]:
-    return {"wamid_digest": _digest(message.message_id), "sender_digest": _digest(message.sender),
+    ring = data_keyring()
+    return {"wamid_digest": _digest(message.message_id, ring),
+            "sender_digest": _digest(message.sender, ring),
             "meta_ts": _meta_ts(message.timestamp, now), "received_at": now,
             "kind": message.kind, "state": InboxState.PENDING.value, "detail": None,
             "related_digest": None,
-            "payload": data_keyring().encrypt_json(dataclasses.asdict(message)),
+            "payload": ring.encrypt_json(dataclasses.asdict(message)),
             "attempts": 0, "failures": 0}
 
 

@@ -66,6 +66,7 @@ class WhatsAppInput(InputChannel):
         self.config = config or load_config()
         self.graph = graph or GraphClient.from_config(self.config)
         self.runtime: ChannelRuntime | None = None
+        self._receiving = 0  # webhooks being stored right now
         self._db = ThreadPoolExecutor(WEBHOOK_DB_THREADS, thread_name_prefix="whatsapp-inbox")
         self._writes = GroupCommitter(self._db, store_updates)
         if self.config.sandbox:
@@ -117,7 +118,8 @@ class WhatsAppInput(InputChannel):
 
     async def start(self, on_new_message: OnNewMessage, agent: Any = None) -> ChannelRuntime:
         if self.runtime is None:
-            self.runtime = ChannelRuntime(self.config, self.graph, on_new_message, agent)
+            self.runtime = ChannelRuntime(self.config, self.graph, on_new_message, agent,
+                                          receiving=lambda: self._receiving > 0)
             await self.runtime.start()
         return self.runtime
 
@@ -151,11 +153,14 @@ class WhatsAppInput(InputChannel):
         except (ValueError, RecursionError):
             return _bad_request("body is not valid JSON")
         update = parse_update(data, self.config.phone_number_id)
+        self._receiving += 1
         try:
             await self._writes.store(update)
         except Exception:  # noqa: BLE001 - no 200 without the promise: Meta will retry
             logger.exception("WhatsApp webhook NOT STORED; answering 503 so Meta retries")
             return response.json({"error": "not stored"}, status=503)
+        finally:
+            self._receiving -= 1
         self._log_skipped(update)
         if update.messages and self.runtime is not None:
             self.runtime.worker.nudge()

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.whatsapp import inbox, instances, outbox, turn_guard
@@ -38,7 +39,8 @@ def retention_seconds() -> float:
 
 class ChannelRuntime:
     def __init__(self, config: WhatsAppConfig, graph: GraphClient,
-                 on_new_message: OnNewMessage, agent: Any = None) -> None:
+                 on_new_message: OnNewMessage, agent: Any = None,
+                 receiving: Callable[[], bool] | None = None) -> None:
         self.config = config
         self.tuning = config.tuning
         self.instance_id = instances.new_instance_id()
@@ -47,7 +49,7 @@ class ChannelRuntime:
         self.sender = OutboxSender(config, graph, self.instance_id)
         self.worker = InboxWorker(config, self.instance_id, on_new_message, self.output_for,
                                   agent=agent, action_health_url=turn_guard.health_url(endpoint),
-                                  after_turn=self.sender.nudge)
+                                  after_turn=self.sender.nudge, receiving=receiving)
         self._loops: list[asyncio.Task[Any]] = []
         self.running = False
 

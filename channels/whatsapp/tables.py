@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from store.db import database_url, make_engine
 
@@ -146,9 +147,13 @@ def engine(durable: bool = False) -> Engine:
         with _lock:
             eng = _engines.get((url, durable))
             if eng is None:
-                eng = make_engine(url)
-                if eng.dialect.name == "sqlite":
+                if url.startswith("sqlite"):
+                    # SQLAlchemy 1.4 opens and closes a file database for every transaction
+                    # (NullPool); closing a WAL database checkpoints it: keep connections.
+                    eng = make_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=8)
                     _sqlite_sync(eng, "FULL" if durable else "NORMAL")
+                else:
+                    eng = make_engine(url)
                 _engines[(url, durable)] = eng
     if url not in _ready:
         with _lock:

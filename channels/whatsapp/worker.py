@@ -48,13 +48,17 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 OutputFactory = Callable[[str | None], WhatsAppOutput]
 HEALTH_TIMEOUT = 2.0
 MAX_HEALTH_WAIT = 5.0
+# Acknowledgements first: while webhooks are being stored, no new turn starts (a turn holds
+# the event loop for tens of milliseconds at a time), for at most this long in a row.
+MAX_DEFER_SECONDS = 0.5
 
 
 class InboxWorker:
     def __init__(self, config: WhatsAppConfig, instance_id: str, on_new_message: OnNewMessage,
                  output_for: OutputFactory, *, agent: Any = None,
                  action_health_url: str | None = None,
-                 after_turn: Callable[[], None] | None = None) -> None:
+                 after_turn: Callable[[], None] | None = None,
+                 receiving: Callable[[], bool] | None = None) -> None:
         self.config = config
         self.tuning = config.tuning
         self.instance_id = instance_id
@@ -63,6 +67,8 @@ class InboxWorker:
         self.agent = agent
         self.action_health_url = action_health_url
         self.after_turn = after_turn
+        self.receiving = receiving
+        self._deferring_since: float | None = None
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -89,13 +95,16 @@ class InboxWorker:
     async def _sleep(self) -> None:
         self._wake.clear()
         delay = max(self.tuning.poll_seconds, self._blocked_until - time.monotonic())
+        if self._deferring_since is not None:
+            delay = 0.01
         try:
             await asyncio.wait_for(self._wake.wait(), delay)
         except asyncio.TimeoutError:
             pass
 
     async def _step(self) -> None:
-        if time.monotonic() < self._blocked_until:
+        now = time.monotonic()
+        if now < self._blocked_until or self._defer(now):
             return
         free = self.tuning.inbox_concurrency - len(self._tasks)
         if free <= 0:
@@ -104,6 +113,15 @@ class InboxWorker:
             task = asyncio.ensure_future(self._process(claimed))
             self._tasks.add(task)
             task.add_done_callback(self._done)
+
+    def _defer(self, now: float) -> bool:
+        """Let the webhooks being stored answer before a new turn takes the event loop."""
+        if self.receiving is None or not self.receiving():
+            self._deferring_since = None
+            return False
+        if self._deferring_since is None:
+            self._deferring_since = now
+        return now - self._deferring_since < MAX_DEFER_SECONDS
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -18,6 +18,7 @@ from channel_helpers import FAST, Recorder, channel_server  # noqa: E402
 
 from channels.whatsapp.config import WhatsAppConfig  # noqa: E402
 from channels.whatsapp.input import WhatsAppInput  # noqa: E402
+from channels.whatsapp.tables import dispose  # noqa: E402
 from simulator.serving import RunningSimulator, start_simulator  # noqa: E402
 from simulator.settings import SimulatorSettings  # noqa: E402
 
@@ -27,14 +28,15 @@ WHATSAPP_VARS = ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_
 
 
 @pytest.fixture(autouse=True)
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite database and data key per test, and no WhatsApp settings from outside."""
     url = f"sqlite:///{tmp_path / 'helpline.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HELPLINE_DATA_KEY", Fernet.generate_key().decode())
     for name in WHATSAPP_VARS:
         monkeypatch.delenv(name, raising=False)
-    return url
+    yield url
+    dispose(url)  # the channel keeps connections open: close this test's
 
 
 @pytest.fixture(scope="session")
