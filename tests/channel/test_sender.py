@@ -43,7 +43,8 @@ async def test_the_api_failing_for_a_while_holds_everything_then_delivers_in_ord
     for who in (ANA, BEA):
         record_user_message(who)
     sim.state.add_outage(Fault(http_status=503), 1.5)
-    async with channel_server(tuned(config, pair_burst=10), Recorder()) as (_, channel):
+    async with channel_server(tuned(config, pair_burst=10, send_max_backoff=1.0),
+                              Recorder()) as (_, channel):
         await send_all(channel, ANA, [f"a{i}" for i in range(4)])
         await send_all(channel, BEA, [f"b{i}" for i in range(3)])
         await asyncio.sleep(0.5)
@@ -52,7 +53,8 @@ async def test_the_api_failing_for_a_while_holds_everything_then_delivers_in_ord
     assert texts(sim, ANA) == ["a0", "a1", "a2", "a3"]
     assert texts(sim, BEA) == ["b0", "b1", "b2"]
     faults = [c for c in sim.state.api_calls if c["kind"] == "fault"]
-    assert 1 <= len(faults) <= 12  # backed off, did not hammer the API
+    # backed off: without it, two recipients polled every 50 ms would fail ~60 times
+    assert 1 <= len(faults) <= 20
     assert {r.state for r in outbox_rows()} == {"sent"}
 
 
