@@ -29,7 +29,8 @@ class ActionAclarar(Action):
 
 
 class ActionMedioNoSoportado(Action):
-    """The WhatsApp channel already answered real media; text about media gets the answer here."""
+    """Media she sent without words (the WhatsApp channel passes it as this intent and no
+    longer answers by itself), or text about media: the domain's answer."""
 
     def name(self) -> str:
         return "action_medio_no_soportado"
@@ -37,7 +38,5 @@ class ActionMedioNoSoportado(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        metadata = tracker.latest_message.get("metadata") or {}
-        if not metadata.get("media_type"):
-            dispatcher.utter_message(response="utter_solo_texto")
+        dispatcher.utter_message(response="utter_solo_texto")
         return []

@@ -7,8 +7,12 @@ Routes:
   POST /_sim/redeliver                        post the same webhook again (same wamid)
   POST /_sim/status                           post a status webhook for one of our messages
   GET  /_sim/conversations[/{wa_id}?after=N]  what each phone shows (JSON, for polling)
-  GET|POST|DELETE /_sim/faults                injected failures for the next sends
+  GET|POST|DELETE /_sim/faults                injected failures: the next N sends, or every
+                                              send for a while ({"for_seconds": s})
   GET  /_sim/log, POST /_sim/reset            API calls and webhooks seen; start afresh
+
+Like Meta, a webhook that does not get a 200 is delivered again, with backoff, for
+``retry_webhooks_for`` seconds (0: never); the first answer is what the caller sees.
 """
 
 from __future__ import annotations
@@ -101,6 +105,27 @@ def _user_message(wa_id: str, data: dict[str, Any]) -> tuple[dict[str, Any], str
         return wh.media_message(wa_id, kind, caption=data.get("caption")), f"📎 {kind}"
     if kind == "unsupported":
         return wh.unsupported_message(wa_id), "[mensaje no soportado]"
+    return _system_event(wa_id, kind, data)
+
+
+def _system_event(wa_id: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Events that are not her words (pywa's real shapes)."""
+    if kind == "revoke":
+        original = data.get("original_wamid")
+        if not isinstance(original, str) or not original:
+            raise ValueError("original_wamid is required")
+        return wh.revoke_message(wa_id, original), "🚫 Eliminaste este mensaje"
+    if kind == "identity_change":
+        return wh.identity_change_message(wa_id), "[cambió el código de seguridad]"
+    if kind == "number_change":
+        new = str(data.get("new_wa_id", ""))
+        if not WA_ID.match(new):
+            raise ValueError("new_wa_id must be 5 to 20 digits")
+        return wh.number_change_message(wa_id, new), "[cambió de número]"
+    if kind == "call_permission_reply":
+        return wh.call_permission_reply_message(wa_id), "[permiso de llamada]"
+    if kind == "flow_completion":
+        return wh.flow_completion_message(wa_id), "[formulario enviado]"
     raise ValueError(f"unknown type {kind!r}")
 
 
@@ -120,23 +145,43 @@ def create_app(settings: SimulatorSettings | None = None, state: SimState | None
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    async def deliver(body: bytes, wamid: str | None) -> dict[str, Any]:
+    async def attempt(body: bytes, wamid: str | None, retry: int = 0) -> dict[str, Any]:
         try:
             answer = await sender.deliver(body)
             result: dict[str, Any] = {"webhook_status": answer.status_code, "error": None}
         except httpx.HTTPError as exc:
             result = {"webhook_status": None, "error": type(exc).__name__}
-        state.log_webhook(wamid=wamid, status=result["webhook_status"], error=result["error"])
+        state.log_webhook(wamid=wamid, status=result["webhook_status"], error=result["error"],
+                          retry=retry)
+        return result
+
+    async def retry_until_accepted(body: bytes, wamid: str | None) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.retry_webhooks_for
+        delay, retry = 0.5, 0
+        while loop.time() + delay < deadline:
+            await asyncio.sleep(delay)
+            retry += 1
+            if (await attempt(body, wamid, retry))["webhook_status"] == 200:
+                return
+            delay = min(settings.retry_max_delay, delay * 2)
+
+    async def deliver(body: bytes, wamid: str | None) -> dict[str, Any]:
+        """One delivery now; if it is not a 200, Meta-like retries in the background."""
+        result = await attempt(body, wamid)
+        if result["webhook_status"] != 200 and settings.retry_webhooks_for > 0:
+            spawn(retry_until_accepted(body, wamid))
         return result
 
     def envelope(**kwargs: Any) -> bytes:
         return wh.encode(wh.update(phone_number_id=settings.phone_number_id,
                                    display_phone_number=settings.display_phone_number, **kwargs))
 
-    async def send_statuses(wamid: str, recipient: str) -> None:
+    async def send_statuses(wamid: str, recipient: str, callback: str | None) -> None:
         for status in ("sent", "delivered"):
             await asyncio.sleep(0.05)
-            await deliver(envelope(statuses=[wh.status_object(wamid, status, recipient)]), None)
+            await deliver(envelope(statuses=[wh.status_object(wamid, status, recipient,
+                                                              callback=callback)]), None)
 
     @app.listener("before_server_stop")
     async def _close(_app: Sanic, _loop: Any) -> None:
@@ -181,10 +226,11 @@ def create_app(settings: SimulatorSettings | None = None, state: SimState | None
                                                message=fault.message or f"(#{code}) {text}"))
         to = body["to"].lstrip("+")
         wamid = wh.new_wamid()
-        state.add_event(to, "out", wamid=wamid, **render(body))
+        callback = body.get("biz_opaque_callback_data")
+        state.add_event(to, "out", wamid=wamid, callback=callback, **render(body))
         state.log_api_call(kind="message", status=200, code=None, type=body.get("type"))
         if settings.send_statuses:
-            spawn(send_statuses(wamid, to))
+            spawn(send_statuses(wamid, to, callback))
         return response.json({"messaging_product": "whatsapp",
                               "contacts": [{"input": body["to"], "wa_id": to}],
                               "messages": [{"id": wamid}]})
@@ -253,7 +299,8 @@ def create_app(settings: SimulatorSettings | None = None, state: SimState | None
         obj = wh.status_object(wamid, str(data.get("status", "delivered")),
                                sent[0]["message"]["to"].lstrip("+"),
                                error_code=data.get("error_code"),
-                               error_title=data.get("error_title"))
+                               error_title=data.get("error_title"),
+                               callback=sent[0].get("callback"))
         return response.json(await deliver(envelope(statuses=[obj]), None))
 
     @app.get("/_sim/conversations")
@@ -276,16 +323,22 @@ def create_app(settings: SimulatorSettings | None = None, state: SimState | None
             try:
                 data = _json_body(request)
                 count = int(data.get("count", 1))
+                seconds = float(data.get("for_seconds", 0))
                 fault = Fault(http_status=int(data.get("http_status", 500)),
                               code=None if data.get("code") is None else int(data["code"]),
                               message=data.get("message"), delay=float(data.get("delay", 0)))
                 if not (1 <= count <= 1000 and 200 <= fault.http_status <= 599
-                        and 0 <= fault.delay <= 60):
-                    raise ValueError("count 1-1000, http_status 200-599, delay 0-60")
+                        and 0 <= fault.delay <= 60 and 0 <= seconds <= 3600):
+                    raise ValueError("count 1-1000, http_status 200-599, delay 0-60, "
+                                     "for_seconds 0-3600")
             except (ValueError, TypeError) as exc:
                 return response.json({"error": str(exc)}, status=400)
-            state.add_faults(fault, count)
-        return response.json({"pending": len(state.faults)})
+            if seconds:
+                state.add_outage(fault, seconds)
+            else:
+                state.add_faults(fault, count)
+        return response.json({"pending": len(state.faults),
+                              "outage_seconds": round(state.outage_left(), 3)})
 
     @app.get("/_sim/log")
     async def log(_: Request) -> HTTPResponse:

@@ -25,6 +25,9 @@ class SimulatorSettings:
     display_phone_number: str = "56900000000"
     send_statuses: bool = False  # send sent/delivered status webhooks like Meta
     webhook_timeout: float = 10.0
+    # like Meta, deliver a webhook again (with backoff) until it gets a 200, for this long
+    retry_webhooks_for: float = 600.0
+    retry_max_delay: float = 8.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> SimulatorSettings:

@@ -19,6 +19,14 @@ class Fault:
     delay: float = 0.0
 
 
+@dataclass(frozen=True)
+class Outage:
+    """Every send fails with ``fault`` until ``until`` (``time.monotonic()``)."""
+
+    fault: Fault
+    until: float
+
+
 class SimState:
     """Thread-safe: tests may read it from another thread than the server's."""
 
@@ -32,6 +40,7 @@ class SimState:
         self.webhooks: list[dict[str, Any]] = []
         self.payloads: dict[str, bytes] = {}  # webhook body by inbound wamid
         self.faults: deque[Fault] = deque()
+        self.outage: Outage | None = None
         self._seq = 0
 
     def reset(self) -> None:
@@ -64,6 +73,7 @@ class SimState:
                     if event.get("wamid") == wamid and event["direction"] == "in":
                         event["read"] = True
                         event["typing"] = typing
+                        event["read_at"] = time.time()
                         return True
         return False
 
@@ -78,12 +88,28 @@ class SimState:
         with self._lock:
             self.faults.extend([fault] * count)
 
+    def add_outage(self, fault: Fault, seconds: float) -> None:
+        """Every send fails like ``fault`` for the next ``seconds`` (the API "down a while")."""
+        with self._lock:
+            self.outage = Outage(fault, time.monotonic() + seconds)
+
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.outage = None
+
+    def outage_left(self) -> float:
+        with self._lock:
+            if self.outage is None:
+                return 0.0
+            return max(0.0, self.outage.until - time.monotonic())
 
     def next_fault(self) -> Fault | None:
         with self._lock:
+            if self.outage is not None:
+                if time.monotonic() < self.outage.until:
+                    return self.outage.fault
+                self.outage = None
             return self.faults.popleft() if self.faults else None
 
     def log_api_call(self, **fields: Any) -> None:

@@ -117,6 +117,8 @@ def validate_message(body: Any) -> None:
              "to must be a phone number")
     _require(body.get("recipient_type", "individual") == "individual",
              "recipient_type must be individual")
+    if "biz_opaque_callback_data" in body:
+        _text(body["biz_opaque_callback_data"], "biz_opaque_callback_data", 512)
     kind = body.get("type", "text")
     _require(kind in MESSAGE_TYPES, f"unsupported message type {kind!r}")
     value = body.get(kind)

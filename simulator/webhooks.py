@@ -106,10 +106,55 @@ def unsupported_message(wa_id: str, *, wamid: str | None = None) -> dict[str, An
             "errors": [{"code": 131051, "title": "Message type unknown"}]}
 
 
+def revoke_message(wa_id: str, original_wamid: str, *, wamid: str | None = None,
+                   timestamp: int | None = None) -> dict[str, Any]:
+    """She deleted a message ("Eliminar para todos"), as pywa's fixtures show it."""
+    return {**_base(wa_id, "revoke", wamid, timestamp),
+            "revoke": {"original_message_id": original_wamid}}
+
+
+def edit_message(wa_id: str, original_wamid: str, body: str, *,
+                 wamid: str | None = None) -> dict[str, Any]:
+    return {**_base(wa_id, "edit", wamid, None),
+            "edit": {"original_message_id": original_wamid,
+                     "message": {"type": "text", "text": {"body": body}}}}
+
+
+def identity_change_message(wa_id: str, *, wamid: str | None = None) -> dict[str, Any]:
+    """Her security code changed (a ``system`` message with an ``identity`` object)."""
+    return {**_base(wa_id, "system", wamid, None),
+            "identity": {"acknowledged": True, "created_timestamp": str(int(time.time())),
+                         "hash": os.urandom(6).hex()},
+            "system": {"body": "User identity changed", "type": "customer_identity_changed"}}
+
+
+def number_change_message(wa_id: str, new_wa_id: str, *,
+                          wamid: str | None = None) -> dict[str, Any]:
+    return {**_base(wa_id, "system", wamid, None),
+            "system": {"body": f"User A changed from {wa_id} to {new_wa_id}",
+                       "wa_id": new_wa_id, "type": "user_changed_number"}}
+
+
+def call_permission_reply_message(wa_id: str, response: str = "accept", *,
+                                  wamid: str | None = None) -> dict[str, Any]:
+    return {**_base(wa_id, "interactive", wamid, None),
+            "interactive": {"type": "call_permission_reply", "call_permission_reply": {
+                "response": response, "response_source": "user_action"}}}
+
+
+def flow_completion_message(wa_id: str, *, wamid: str | None = None) -> dict[str, Any]:
+    return {**_base(wa_id, "interactive", wamid, None),
+            "interactive": {"type": "nfm_reply", "nfm_reply": {
+                "response_json": "{\"flow_token\":\"x\"}", "body": "Sent", "name": "flow"}}}
+
+
 def status_object(wamid: str, status: str, recipient_id: str, *,
-                  error_code: int | None = None, error_title: str | None = None) -> dict[str, Any]:
+                  error_code: int | None = None, error_title: str | None = None,
+                  callback: str | None = None) -> dict[str, Any]:
     obj: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())),
                            "recipient_id": recipient_id}
+    if callback:
+        obj["biz_opaque_callback_data"] = callback
     if error_code is not None:
         obj["errors"] = [{"code": error_code, "title": error_title or "Error"}]
     return obj

@@ -80,6 +80,7 @@ class Stack:
     def __post_init__(self) -> None:
         self.topology = Topology(Path(self.endpoints), self.rasa_instances)
         self.children: list[Child] = []
+        self._commands: dict[str, list[str]] = {}  # for restart()
         self._owns_state = self.state_dir is None
         self.state_dir = Path(self.state_dir or tempfile.mkdtemp(prefix="helpline-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -200,6 +201,7 @@ class Stack:
 
     # --- processes -----------------------------------------------------------------------------
     def _spawn(self, name: str, args: list[str]) -> Child:
+        self._commands[name] = args
         env = {**self.env(), **self.instance_env.get(name, {})}
         child = spawn(name, args, cwd=ROOT, env=env, log_dir=self.log_dir)
         self.children.append(child)
@@ -293,6 +295,29 @@ class Stack:
         if url is None:
             url = self.instance_urls[self.rasa_names().index(name)]
         self._wait(name, f"{url}/status?token={self.api_token}", timeout)
+
+    def _ready_url(self, name: str) -> str:
+        if name in self.rasa_names():
+            url = self.instance_urls[self.rasa_names().index(name)]
+            return f"{url}/status?token={self.api_token}"
+        return {"simulator": self.simulator_url + "/",
+                "actions": f"{self.actions_url}/health",
+                "nginx": f"{self.rasa_url}/status?token={self.api_token}",
+                "console": self.console_url + "/login"}[name]
+
+    def kill(self, name: str) -> None:
+        """kill -9 one process (fault tests): it gets no chance to clean up."""
+        child = self.child(name)
+        if child.alive():
+            child.kill()
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        """Start a killed process again with the same command; wait until it answers."""
+        if self.child(name).alive():
+            raise RuntimeError(f"{name} is still running")
+        self.children = [c for c in self.children if c.name != name]
+        self._spawn(name, self._commands[name])
+        self._wait(name, self._ready_url(name), timeout)
 
     def stop(self) -> None:
         stop_all(self.children)

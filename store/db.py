@@ -22,15 +22,17 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """A new engine; SQLite gets WAL mode and a busy timeout so several processes can share it."""
+def make_engine(url: str | None = None, **options: object) -> Engine:
+    """A new engine; SQLite gets WAL mode and a busy timeout so several processes can share it.
+    ``options`` go to ``create_engine`` (e.g. a ``poolclass``)."""
     url = url or database_url()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, future=True, connect_args={"timeout": 30, "check_same_thread": False}
+            url, future=True, connect_args={"timeout": 30, "check_same_thread": False},
+            **options,
         )
 
         @event.listens_for(engine, "connect")
@@ -42,7 +44,7 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    return create_engine(url, future=True, pool_pre_ping=True, **options)
 
 
 @lru_cache(maxsize=8)

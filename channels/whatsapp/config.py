@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from rasa.shared.exceptions import RasaException
 
@@ -34,6 +34,40 @@ class WhatsAppConfigError(RasaException):
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """Inbox workers and the outbox sender. Each field has a ``WHATSAPP_<NAME>`` variable
+    (e.g. ``WHATSAPP_SEND_RATE``); the defaults are for production."""
+
+    inbox_concurrency: int = 4  # Rasa turns in flight per instance (different senders)
+    drain_seconds: float = 10.0  # SIGTERM: wait at most this long for turns and sends
+    poll_seconds: float = 0.25  # look for work from other instances this often
+    stale_seconds: float = 20.0  # an instance silent this long is dead; its work is replayed
+    send_rate: float = 80.0  # messages/s of the whole deployment (Meta: 80 per number)
+    pair_burst: int = 5  # messages to one user at once before spacing them
+    pair_interval: float = 6.0  # then one message every this many seconds (Meta: ~6 s)
+    send_max_backoff: float = 30.0  # longest wait between tries of a transient failure
+    send_max_age: float = 24 * 3600.0  # give up (failed) on a message older than this
+    reconcile_seconds: float = 60.0  # wait for Meta's status of a send cut by a crash
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Tuning:
+        values = {}
+        for item in fields(cls):
+            raw = (env.get("WHATSAPP_" + item.name.upper()) or "").strip()
+            if not raw:
+                continue
+            try:
+                value = int(raw) if item.type in ("int", int) else float(raw)
+            except ValueError:
+                raise WhatsAppConfigError(
+                    f"WHATSAPP_{item.name.upper()} must be a number") from None
+            if value <= 0:
+                raise WhatsAppConfigError(f"WHATSAPP_{item.name.upper()} must be positive")
+            values[item.name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class WhatsAppConfig:
     access_token: str
     phone_number_id: str
@@ -43,6 +77,7 @@ class WhatsAppConfig:
     template_name: str | None = None
     template_language: str = DEFAULT_TEMPLATE_LANGUAGE
     sandbox: bool = False
+    tuning: Tuning = field(default_factory=Tuning)
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -93,4 +128,5 @@ def load_config(env: Mapping[str, str] | None = None) -> WhatsAppConfig:
         template_name=get("WHATSAPP_TEMPLATE_NAME"),
         template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or DEFAULT_TEMPLATE_LANGUAGE,
         sandbox=sandbox,
+        tuning=Tuning.from_env(env),
     )

@@ -2,7 +2,8 @@
 
 Retries (exponential backoff with jitter) on HTTP 429, HTTP 5xx, timeouts and
 connection errors, and error codes 130429 and 131056. Never retries other errors.
-``send`` never raises for a failed send: it returns a ``SendResult``.
+``send`` never raises for a failed send: it returns a ``SendResult``. The outbox sender
+calls it with ``max_attempts=1`` and keeps its own, durable retries.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 
 from channels.whatsapp.config import WhatsAppConfig
-from channels.whatsapp.errors import RETRYABLE_CODES, meaning
+from channels.whatsapp.errors import is_transient, meaning
 from channels.whatsapp.privacy import hash_id
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # At most this many requests in flight: beyond the pool's size, httpcore spends CPU
 # (quadratically) re-checking queued requests, which delays the webhook's answers.
 MAX_IN_FLIGHT = 24
-READ_RECEIPT_TIMEOUT = 3.0
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -123,13 +123,16 @@ class GraphClient:
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return delay / 2 + random.uniform(0, delay / 2)
 
-    async def send(self, message: dict[str, Any], *, recipient: str = "") -> SendResult:
-        """POST one message object; retry transient failures a bounded number of times."""
+    async def send(self, message: dict[str, Any], *, recipient: str = "",
+                   max_attempts: int | None = None) -> SendResult:
+        """POST one message object; retry transient failures a bounded number of times
+        (``max_attempts=1``: one try, the outbox sender keeps its own retries)."""
         ref = hash_id(recipient or message.get("to", ""))
-        kind = message.get("type", "?")
+        kind = message.get("type", "read" if message.get("status") == "read" else "?")
         status: int | None = None
         code: int | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempts = max(1, max_attempts or self.max_attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 response = await self._post(message)
             except httpx.TransportError as exc:  # timeouts, refused connections, resets
@@ -140,18 +143,18 @@ class GraphClient:
                                       None, attempt)
                 status = response.status_code
                 code, trace = _error_of(response)
-                if not (status == 429 or status >= 500 or code in RETRYABLE_CODES):
+                if not is_transient(status, code):
                     self._log_final(status, code, trace, ref, kind)
                     return SendResult(False, None, status, code, attempt)
                 reason = f"HTTP {status}, code {code} ({meaning(code)})"
-            if attempt < self.max_attempts:
+            if attempt < attempts:
                 delay = self.backoff(attempt)
                 logger.info("WhatsApp send to %s: %s; retry %d in %.2fs",
                             ref, reason, attempt, delay)
                 await asyncio.sleep(delay)
-        logger.error("WhatsApp %s message to %s not sent after %d tries: %s",
-                     kind, ref, self.max_attempts, reason)
-        return SendResult(False, None, status, code, self.max_attempts)
+        logger.warning("WhatsApp %s message to %s not sent (%d tries): %s",
+                       kind, ref, attempts, reason)
+        return SendResult(False, None, status, code, attempts)
 
     @staticmethod
     def _log_final(status: int, code: int | None, trace: Any, ref: str, kind: str) -> None:
@@ -164,19 +167,3 @@ class GraphClient:
             logger.error("BUG: %s. The channel built an invalid message; fix the code.", text)
         else:
             logger.warning("%s. Not retried.", text)
-
-    async def mark_read(self, message_id: str, typing: bool = True) -> bool:
-        """Best effort: one try with a short timeout; never raises."""
-        body: dict[str, Any] = {
-            "messaging_product": "whatsapp",
-            "status": "read",
-            "message_id": message_id,
-        }
-        if typing:
-            body["typing_indicator"] = {"type": "text"}
-        try:
-            response = await self._post(body, timeout=READ_RECEIPT_TIMEOUT)
-            return response.is_success
-        except Exception:  # noqa: BLE001 - a read receipt must never break a turn
-            logger.debug("read receipt for %s not sent", hash_id(message_id), exc_info=True)
-            return False

@@ -1,8 +1,16 @@
 """The input channel: Meta's webhook at ``/webhooks/whatsapp/webhook``.
 
-POST: check the size and the signature of the raw body, parse, answer 200 at once,
-then process each message in the background, in order per sender: claim its id,
-record the user's last message time, mark it read, and hand it to Rasa.
+POST: check the size and the signature of the raw body, parse it, store every item in the
+inbox in one durable transaction (inbox.py; concurrent webhooks share it: group_commit.py),
+and only then answer 200 — a 200 is a promise, Meta never
+sends that message again. The Rasa turns run from the inbox (worker.py), the replies leave
+through the outbox (sender.py).
+
+Answers: 401/403 for a missing or wrong signature (nothing is stored); 400 for a body over
+1 MB or not JSON; 503 if the database cannot store it (Meta delivers it again later); 200 for
+everything else that is signed, including items we cannot use (recorded as skipped).
+
+Also: ``GET /webhooks/whatsapp/`` (alive) and ``GET /webhooks/whatsapp/ready`` (readiness.py).
 """
 
 from __future__ import annotations
@@ -11,33 +19,30 @@ import asyncio
 import hmac
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.whatsapp import readiness
 from channels.whatsapp.config import WhatsAppConfig, load_config
-from channels.whatsapp.dedup import claim_message, prune_claims
-from channels.whatsapp.dispatch import OrderedDispatcher
 from channels.whatsapp.graph_client import GraphClient
-from channels.whatsapp.inbound import InboundMessage, InboundStatus, MalformedUpdate, parse_update
+from channels.whatsapp.group_commit import GroupCommitter
+from channels.whatsapp.inbound import ParsedUpdate, parse_update
+from channels.whatsapp.inbox import store_updates
 from channels.whatsapp.output import WhatsAppOutput
-from channels.whatsapp.privacy import hash_id
+from channels.whatsapp.runtime import ChannelRuntime
 from channels.whatsapp.signature import HEADER, verify_signature
-from channels.whatsapp.statuses import record_status
-from channels.whatsapp.translate import to_rasa
-from channels.whatsapp.window import record_user_message
+from channels.whatsapp.worker import OnNewMessage
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
-READ_RECEIPT_WAIT = 0.5  # seconds a turn waits for the read receipt at most
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+WEBHOOK_DB_THREADS = 2  # webhook writes (one batch at a time) and readiness checks
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -60,13 +65,17 @@ class WhatsAppInput(InputChannel):
                  graph: GraphClient | None = None) -> None:
         self.config = config or load_config()
         self.graph = graph or GraphClient.from_config(self.config)
-        self.dispatcher: OrderedDispatcher[tuple[InboundMessage, OnNewMessage]] = (
-            OrderedDispatcher(self._process)
-        )
+        self.runtime: ChannelRuntime | None = None
+        self._receiving = 0  # webhooks being stored right now
+        self._db = ThreadPoolExecutor(WEBHOOK_DB_THREADS, thread_name_prefix="whatsapp-inbox")
+        self._writes = GroupCommitter(self._db, store_updates)
         if self.config.sandbox:
             logger.info("WhatsApp channel in sandbox mode (simulator at %s)", self.config.api_url)
 
     def get_output_channel(self) -> WhatsAppOutput:
+        """For Rasa's HTTP API (console replies, escalation messages): stores in the outbox."""
+        if self.runtime is not None:
+            return self.runtime.output_for(None)
         return WhatsAppOutput(self.config, self.graph)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -75,6 +84,11 @@ class WhatsAppInput(InputChannel):
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @bp.route("/ready", methods=["GET"])
+        async def ready(request: Request) -> HTTPResponse:
+            state = await self.readiness(getattr(request.app.ctx, "agent", None))
+            return response.json(state.as_json(), status=200 if state.ready else 503)
 
         @bp.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
@@ -88,19 +102,42 @@ class WhatsAppInput(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return self._receive(request, on_new_message)
+            return await self._receive(request)
 
         @bp.listener("after_server_start")
-        async def _prune(_app: Any, _loop: Any) -> None:
-            self.dispatcher.spawn(self._prune_claims())
+        async def _start(app: Any, _loop: Any) -> None:
+            await self.start(on_new_message, getattr(app.ctx, "agent", None))
 
         @bp.listener("before_server_stop")
-        async def _close(_app: Any, _loop: Any) -> None:
-            await self.graph.aclose()
+        async def _stop(_app: Any, _loop: Any) -> None:
+            await self.stop()
 
         return bp
 
-    def _receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, on_new_message: OnNewMessage, agent: Any = None) -> ChannelRuntime:
+        if self.runtime is None:
+            self.runtime = ChannelRuntime(self.config, self.graph, on_new_message, agent,
+                                          receiving=lambda: self._receiving > 0)
+            await self.runtime.start()
+        return self.runtime
+
+    async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
+            self.runtime = None
+        await self.graph.aclose()
+
+    async def readiness(self, agent: Any) -> readiness.Readiness:
+        loop = asyncio.get_running_loop()
+        database_ok = await loop.run_in_executor(self._db, readiness.database_answers)
+        running = self.runtime is not None and self.runtime.running
+        return readiness.check(agent, database_ok, running)
+
+    # --- the webhook -----------------------------------------------------------------------
+
+    async def _receive(self, request: Request) -> HTTPResponse:
         body = request.body or b""
         if len(body) > MAX_BODY_BYTES:
             return _bad_request("body larger than 1 MB")
@@ -115,66 +152,24 @@ class WhatsAppInput(InputChannel):
             data = json.loads(body)
         except (ValueError, RecursionError):
             return _bad_request("body is not valid JSON")
+        update = parse_update(data, self.config.phone_number_id)
+        self._receiving += 1
         try:
-            update = parse_update(data, self.config.phone_number_id)
-        except MalformedUpdate as exc:
-            logger.warning("WhatsApp webhook refused: %s", exc)
-            return _bad_request(str(exc))
-        if update.skipped:
-            logger.warning("WhatsApp webhook: skipped %d unusable item(s): %s",
-                           len(update.skipped), "; ".join(update.skipped[:5]))
-        for status in update.statuses:
-            self.dispatcher.spawn(self._record_status(status))
-        for message in update.messages:
-            self.dispatcher.submit(message.sender, (message, on_new_message))
+            await self._writes.store(update)
+        except Exception:  # noqa: BLE001 - no 200 without the promise: Meta will retry
+            logger.exception("WhatsApp webhook NOT STORED; answering 503 so Meta retries")
+            return response.json({"error": "not stored"}, status=503)
+        finally:
+            self._receiving -= 1
+        self._log_skipped(update)
+        if update.messages and self.runtime is not None:
+            self.runtime.worker.nudge()
         return response.json({"status": "ok"})
 
-    async def _process(self, item: tuple[InboundMessage, OnNewMessage]) -> None:
-        message, on_new_message = item
-        rasa_input = to_rasa(message, self.config.app_secret)
-        if rasa_input is None:
-            return  # reactions
-        ref = hash_id(message.sender)
-        try:
-            claimed = await asyncio.to_thread(claim_message, message.message_id)
-        except Exception:  # noqa: BLE001 - better a rare duplicate than a lost message
-            logger.exception("could not claim a message id; processing it anyway")
-            claimed = True
-        if not claimed:
-            logger.info("WhatsApp redelivery of %s from %s dropped",
-                        hash_id(message.message_id), ref)
-            return
-        sent_at = min(float(message.timestamp), time.time())
-        try:
-            await asyncio.to_thread(record_user_message, message.sender, sent_at)
-        except Exception:  # noqa: BLE001
-            logger.exception("could not record the last message time of %s", ref)
-        read = self.dispatcher.spawn(self.graph.mark_read(message.message_id))
-        await asyncio.wait({read}, timeout=READ_RECEIPT_WAIT)
-        output = self.get_output_channel()
-        if rasa_input.auto_reply:
-            await output.send_text_message(message.sender, rasa_input.auto_reply)
-        await on_new_message(UserMessage(
-            text=rasa_input.text,
-            output_channel=output,
-            sender_id=message.sender,
-            input_channel=self.name(),
-            message_id=message.message_id,
-            metadata=rasa_input.metadata,
-        ))
-
     @staticmethod
-    async def _record_status(status: InboundStatus) -> None:
-        try:
-            await asyncio.to_thread(record_status, status)
-        except Exception:  # noqa: BLE001
-            logger.exception("could not record a WhatsApp status")
-
-    @staticmethod
-    async def _prune_claims() -> None:
-        try:
-            removed = await asyncio.to_thread(prune_claims)
-            if removed:
-                logger.info("forgot %d old WhatsApp message ids", removed)
-        except Exception:  # noqa: BLE001
-            logger.exception("could not prune old WhatsApp message ids")
+    def _log_skipped(update: ParsedUpdate) -> None:
+        if update.events:
+            kinds = Counter(f"{e.kind.value}" + (f"({e.detail})" if e.detail else "")
+                            for e in update.events)
+            logger.info("WhatsApp webhook: recorded without a turn: %s",
+                        ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))

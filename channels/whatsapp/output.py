@@ -1,26 +1,41 @@
-"""The output channel: Rasa's responses as WhatsApp messages.
+"""The output channel: Rasa's responses as rows of the WhatsApp outbox.
 
-Also what Rasa's HTTP API (``output_channel=whatsapp``) and the console use. A failed
-send is logged and never raises into the Rasa turn.
+Used by bot turns (the inbox worker builds one per turn, bound to her message) and by Rasa's
+HTTP API (``output_channel=whatsapp`` or ``latest``: the console's replies and the escalation
+broker's messages). A send method stores the message objects in the outbox and returns; the
+outbox sender delivers them (sender.py). Nothing raises into Rasa, except inside an inbox
+turn when the outbox cannot be written: then the turn ends unsaved and is replayed
+(turn_guard.py).
+
+Idempotency: a turn's n-th message has the key ``turn:<digest of her message id>:<n>``, so a
+replayed turn stores nothing twice; a message posted with ``metadata.client_ref`` has the
+key ``ref:<client_ref>:<n>``, so a retried console call is not sent twice either.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
 from channels.whatsapp import formatting as fmt
+from channels.whatsapp import outbox
 from channels.whatsapp.config import WhatsAppConfig, load_config
-from channels.whatsapp.graph_client import GraphClient, SendResult
+from channels.whatsapp.graph_client import GraphClient
+from channels.whatsapp.outbox import OutboundRequest
 from channels.whatsapp.payloads import BUTTON_ID_MAX, LIST_ROW_ID_MAX, sign_payload
 from channels.whatsapp.privacy import hash_id
 from channels.whatsapp.replies import CHOOSE_OPTION, MENU_LABEL
-from channels.whatsapp.window import is_window_open
+from channels.whatsapp.turn_guard import OutboxUnavailable, in_guarded_turn
 
 logger = logging.getLogger(__name__)
+
+SOURCE_MAX = 32
+CLIENT_REF_MAX = 64
 
 
 class WhatsAppOutput(OutputChannel):
@@ -28,48 +43,53 @@ class WhatsAppOutput(OutputChannel):
     def name(cls) -> str:
         return "whatsapp"
 
-    def __init__(self, config: WhatsAppConfig, graph: GraphClient) -> None:
+    def __init__(self, config: WhatsAppConfig, graph: GraphClient | None = None, *,
+                 turn_digest: str | None = None,
+                 notify: Callable[[], None] | None = None) -> None:
         self.config = config
-        self.graph = graph
-        self._templated: set[str] = set()  # recipients sent the template by this instance
+        self.graph = graph  # the sender's client (kept for callers that share it)
+        self.turn_digest = turn_digest
+        self._notify = notify
+        self._count = 0  # messages stored by this output (the n of the keys)
 
     @classmethod
     def from_env(cls) -> WhatsAppOutput:
-        """A standalone output channel (e.g. for the console) configured from the env."""
+        """A standalone output channel configured from the environment (stores in the
+        outbox of ``DATABASE_URL``; a running channel instance sends it)."""
         config = load_config()
         return cls(config, GraphClient.from_config(config))
 
     # --- Rasa's send methods -------------------------------------------------------
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        for chunk in fmt.split_text(text or ""):
-            await self._deliver(recipient_id, {"type": "text", "text": {"body": chunk}})
+        await self._store(recipient_id, self._text_messages(text), kwargs)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         options = [b for b in buttons or [] if isinstance(b, dict) and b.get("title")]
         if not options:
-            await self.send_text_message(recipient_id, text)
+            await self.send_text_message(recipient_id, text, **kwargs)
             return
         if len(options) > fmt.MAX_LIST_ROWS:
             numbered = "\n".join(f"{i}. {b['title']}" for i, b in enumerate(options, 1))
-            await self.send_text_message(recipient_id, f"{text or ''}\n\n{numbered}")
+            await self.send_text_message(recipient_id, f"{text or ''}\n\n{numbered}", **kwargs)
             return
+        messages: list[dict[str, Any]] = []
         body = (text or "").strip()
         if len(body) > fmt.INTERACTIVE_BODY_LIMIT:
-            await self.send_text_message(recipient_id, body)
-            body = ""
+            messages, body = self._text_messages(body), ""
         body = body or CHOOSE_OPTION
         if len(options) <= fmt.MAX_BUTTONS:
             interactive = self._reply_buttons(recipient_id, body, options)
         else:
             label = fmt.shorten(kwargs.get("button_label") or MENU_LABEL, fmt.MENU_LABEL_LIMIT)
             interactive = self._list(recipient_id, body, options, label)
-        await self._deliver(recipient_id, {"type": "interactive", "interactive": interactive})
+        messages.append({"type": "interactive", "interactive": interactive})
+        await self._store(recipient_id, messages, kwargs)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self._deliver(recipient_id, {"type": "image", "image": {"link": image}})
+        await self._store(recipient_id, [{"type": "image", "image": {"link": image}}], kwargs)
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -82,7 +102,11 @@ class WhatsAppOutput(OutputChannel):
         message = dict(message)
         if message["type"] == "template" and isinstance(message.get("template"), dict):
             message["template"] = self._sign_template(recipient_id, message["template"])
-        await self._deliver(recipient_id, message)
+        await self._store(recipient_id, [message], kwargs)
+
+    @staticmethod
+    def _text_messages(text: str | None) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": {"body": chunk}} for chunk in fmt.split_text(text or "")]
 
     # --- building blocks -----------------------------------------------------------
 
@@ -137,38 +161,36 @@ class WhatsAppOutput(OutputChannel):
             components.append(component)
         return {**template, "components": components} if components else template
 
-    def _template_message(self) -> dict[str, Any]:
-        return {"type": "template", "template": {
-            "name": self.config.template_name,
-            "language": {"code": self.config.template_language}}}
+    # --- storing ---------------------------------------------------------------------------
 
-    async def _window_open(self, recipient_id: str) -> bool:
-        try:
-            return await asyncio.to_thread(is_window_open, recipient_id)
-        except Exception:  # noqa: BLE001 - if unsure, try: Meta refuses with 131047
-            logger.exception("could not read the 24-hour window; sending anyway")
-            return True
+    def _key(self, client_ref: str | None) -> str:
+        index, self._count = self._count, self._count + 1
+        if self.turn_digest:
+            return f"turn:{self.turn_digest}:{index}"
+        if client_ref:
+            return f"ref:{client_ref}:{index}"
+        return f"once:{uuid.uuid4().hex}"
 
-    async def _deliver(self, recipient_id: str, message: dict[str, Any]) -> SendResult | None:
-        """Send one message object, respecting the 24-hour window. Never raises."""
-        ref = hash_id(recipient_id)
+    async def _store(self, recipient_id: str, messages: list[dict[str, Any]],
+                     meta: dict[str, Any]) -> None:
+        """Store the messages (one transaction) and wake the sender. Never raises into
+        Rasa, except ``OutboxUnavailable`` inside an inbox turn."""
+        if not messages:
+            return
+        source = str(meta.get("source") or "bot")[:SOURCE_MAX]
+        ref = meta.get("client_ref")
+        client_ref = str(ref)[:CLIENT_REF_MAX] if isinstance(ref, str | int) and ref else None
+        requests = [OutboundRequest(key=self._key(client_ref), recipient=recipient_id,
+                                    message=message, source=source, client_ref=client_ref,
+                                    turn_digest=self.turn_digest)
+                    for message in messages]
         try:
-            if message.get("type") != "template" and not await self._window_open(recipient_id):
-                if not self.config.template_name:
-                    logger.warning("WhatsApp %s message to %s NOT SENT: more than 24 hours "
-                                   "since the user's last message and WHATSAPP_TEMPLATE_NAME "
-                                   "is not set", message.get("type"), ref)
-                    return None
-                if recipient_id in self._templated:
-                    logger.info("WhatsApp %s message to %s dropped: window closed, template "
-                                "already sent", message.get("type"), ref)
-                    return None
-                logger.info("24-hour window closed for %s: sending template instead", ref)
-                self._templated.add(recipient_id)
-                message = self._template_message()
-            envelope = {**message, "messaging_product": "whatsapp",
-                        "recipient_type": "individual", "to": recipient_id}
-            return await self.graph.send(envelope, recipient=recipient_id)
-        except Exception:  # noqa: BLE001 - a failed send must never crash the turn
-            logger.exception("WhatsApp send to %s failed unexpectedly", ref)
-            return None
+            await asyncio.to_thread(outbox.enqueue, requests)
+        except Exception as error:  # noqa: BLE001
+            if in_guarded_turn():
+                raise OutboxUnavailable(type(error).__name__) from error
+            logger.exception("WhatsApp message to %s NOT STORED in the outbox",
+                             hash_id(recipient_id))
+            return
+        if self._notify is not None:
+            self._notify()

@@ -1,4 +1,10 @@
-"""Turn an inbound WhatsApp message into what Rasa receives (text and metadata)."""
+"""Turn her message into what Rasa receives (text and metadata).
+
+Media she sent without words becomes the ``/medio_no_soportado`` intent: the bot answers it
+from the domain (``utter_solo_texto``), so trainers edit that text, and a paused conversation
+(waiting for a specialist) gets no automatic answer. A caption is her words: it goes to Rasa
+as text, with the media type in the metadata.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ from typing import Any
 
 from channels.whatsapp.inbound import InboundMessage
 from channels.whatsapp.payloads import neutralise, verify_payload
-from channels.whatsapp.replies import auto_reply_for
 
 LOCATION_INTENT = "/compartir_ubicacion"
 UNSUPPORTED_INTENT = "/medio_no_soportado"
@@ -17,11 +22,10 @@ UNSUPPORTED_INTENT = "/medio_no_soportado"
 class RasaInput:
     text: str
     metadata: dict[str, Any]
-    auto_reply: str | None = None  # sent by the channel itself before Rasa's turn
 
 
-def to_rasa(message: InboundMessage, app_secret: str) -> RasaInput | None:
-    """What to hand to Rasa for ``message``; None for messages that are ignored."""
+def to_rasa(message: InboundMessage, app_secret: str) -> RasaInput:
+    """What to hand to Rasa for one of her messages."""
     metadata: dict[str, Any] = {
         "wa_message_id": message.message_id,
         "timestamp": message.timestamp,
@@ -36,9 +40,9 @@ def to_rasa(message: InboundMessage, app_secret: str) -> RasaInput | None:
         return RasaInput(neutralise(message.reply_title), metadata)
     if message.kind == "location":
         return RasaInput(LOCATION_INTENT, {**metadata, "location": dict(message.location or {})})
-    if message.kind == "reaction":
-        return None
     media: dict[str, Any] = {"media_type": message.type}
+    if message.text:  # a caption
+        return RasaInput(neutralise(message.text), {**metadata, **media, "caption": True})
     if message.voice:
         media["voice"] = True
-    return RasaInput(UNSUPPORTED_INTENT, {**metadata, **media}, auto_reply_for(message.type))
+    return RasaInput(UNSUPPORTED_INTENT, {**metadata, **media})

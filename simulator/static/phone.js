@@ -95,6 +95,8 @@ function renderEvent(waId, event) {
   return item;
 }
 
+const TYPING_SECONDS = 25;
+
 function updateEvent(item, event) {
   const ticks = item.querySelector("[data-role=ticks]");
   if (ticks && event.read && !ticks.classList.contains("read")) {
@@ -122,7 +124,10 @@ async function poll(waId) {
     added = true;
   }
   const last = events[events.length - 1];
-  phone.typing.textContent = last && last.direction === "in" && last.typing ? "escribiendo…" : "";
+  // like WhatsApp: the typing indicator ends with the next message or after 25 seconds
+  const typing = last && last.direction === "in" && last.typing
+    && Date.now() / 1000 - (last.read_at || 0) < TYPING_SECONDS;
+  phone.typing.textContent = typing ? "escribiendo…" : "";
   if (added && atBottom) phone.list.scrollTop = phone.list.scrollHeight;
 }
 

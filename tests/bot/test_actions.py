@@ -281,10 +281,12 @@ async def test_two_fallbacks_in_a_row_offer_a_person(dispatcher):
     assert responses(dispatcher) == ["utter_ofrecer_persona"]
 
 
-async def test_media_answered_by_the_channel_is_not_answered_twice(dispatcher):
+async def test_media_is_answered_from_the_domain(dispatcher):
+    """The channel no longer answers media itself: the bot does, with the trainers' text."""
     from_channel = make_tracker([user_event("medio_no_soportado", media_type="audio")])
     await ActionMedioNoSoportado().run(dispatcher, from_channel, DOMAIN)
-    assert dispatcher.messages == []
+    assert responses(dispatcher) == ["utter_solo_texto"]
+    dispatcher.messages.clear()
     typed = make_tracker([user_event("medio_no_soportado")])
     await ActionMedioNoSoportado().run(dispatcher, typed, DOMAIN)
     assert responses(dispatcher) == ["utter_solo_texto"]

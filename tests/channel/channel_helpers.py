@@ -16,15 +16,42 @@ from typing import Any
 import httpx
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
+from sqlalchemy import select
 
-from channels.whatsapp.config import WhatsAppConfig
+from channels.whatsapp.config import Tuning, WhatsAppConfig
 from channels.whatsapp.graph_client import GraphClient, shared_ssl_context
 from channels.whatsapp.input import WhatsAppInput
+from channels.whatsapp.tables import engine, inbox, outbox
 from simulator.serving import serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PYWA_FIXTURES = FIXTURES / "pywa"
+PYWA_PHONE_NUMBER_ID = "1122334455667"
 WA_ID = "56911112222"
 PROFILE_NAME = "María José Pérez"
+
+# Test timing: quick polls, a dead instance is noticed after 2 s, short backoffs.
+FAST = Tuning(poll_seconds=0.05, stale_seconds=2.0, send_max_backoff=0.2,
+              reconcile_seconds=1.0, drain_seconds=3.0)
+
+
+def inbox_rows() -> list[Any]:
+    with engine().connect() as conn:
+        return conn.execute(select(inbox).order_by(inbox.c.id)).all()
+
+
+def outbox_rows() -> list[Any]:
+    with engine().connect() as conn:
+        return conn.execute(select(outbox).order_by(outbox.c.id)).all()
+
+
+def pywa_payloads() -> list[tuple[str, dict[str, Any]]]:
+    """(file:name, payload) of every copied pywa fixture."""
+    found = []
+    for path in sorted(PYWA_FIXTURES.glob("*.json")):
+        for name, payload in json.loads(path.read_text("utf-8")).items():
+            found.append((f"{path.stem}:{name}", payload))
+    return found
 
 
 def load_fixture(name: str, fresh: bool = False) -> dict[str, Any]:
@@ -92,12 +119,20 @@ class Recorder:
 @asynccontextmanager
 async def channel_server(
     config: WhatsAppConfig, on_new_message: Any, sock: socket.socket | None = None,
-    **kwargs: Any,
+    agent: Any = None, **kwargs: Any,
 ) -> AsyncIterator[tuple[str, WhatsAppInput]]:
-    """The channel's blueprint in a bare Sanic app; yields (webhook URL, channel)."""
+    """The channel's blueprint in a bare Sanic app (its worker and sender start with the
+    server); yields (webhook URL, channel)."""
     channel = WhatsAppInput(config, fast_graph(config, **kwargs))
     app = Sanic(f"channel_test_{uuid.uuid4().hex[:10]}", configure_logging=False)
+    if agent is not None:
+        app.ctx.agent = agent
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/whatsapp")
     async with serve(app, sock=sock) as url:
         yield f"{url}/webhooks/whatsapp/webhook", channel
-        await channel.dispatcher.join(10)
+
+
+async def settle(channel: WhatsAppInput, timeout: float = 10.0) -> None:
+    """Wait until the channel's inbox and outbox have nothing open."""
+    assert channel.runtime is not None
+    await channel.runtime.settle(timeout)

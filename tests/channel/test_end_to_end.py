@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channel_helpers import channel_server, http_client
+from channel_helpers import FAST, channel_server, http_client, settle
 from rasa.core.channels.channel import UserMessage
 
 from channels.whatsapp.config import WhatsAppConfig
@@ -25,7 +25,10 @@ class FakeBot:
         out = message.output_channel
         if message.text == "/negar":
             await out.send_text_message(message.sender_id, "Te conecto con una especialista.")
-        elif message.text != "/medio_no_soportado":
+        elif message.text == "/medio_no_soportado":  # the domain's utter_solo_texto
+            await out.send_text_message(message.sender_id, "Por ahora solo puedo leer mensajes "
+                                        "escritos.")
+        else:
             await out.send_text_with_buttons(message.sender_id, "¿Estás a salvo ahora?", [
                 {"title": "Sí", "payload": "/afirmar"}, {"title": "No", "payload": "/negar"}])
 
@@ -42,7 +45,8 @@ async def test_conversation_through_the_simulator() -> None:
     webhook = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/whatsapp/webhook"
     bot = FakeBot()
     async with running_simulator(webhook_url=webhook) as sim:
-        config = WhatsAppConfig.sandbox_defaults(api_url=sim.api_url)
+        config = WhatsAppConfig(**{**WhatsAppConfig.sandbox_defaults(
+            api_url=sim.api_url).__dict__, "tuning": FAST})
         async with channel_server(config, bot, sock=sock) as (_, channel):
             await send(sim, text="/restart hola")
             (question,) = await wait_for_outbound(sim.state, USER)
@@ -53,10 +57,11 @@ async def test_conversation_through_the_simulator() -> None:
             await wait_for_outbound(sim.state, USER, after=question["seq"])
 
             await send(sim, type="voice")
-            await channel.dispatcher.join(5)
+            await wait_for_outbound(sim.state, USER, count=3)
+            await settle(channel)
     assert [m.text for m in bot.received] == ["restart hola", "/negar", "/medio_no_soportado"]
     shown = [e["text"] for e in sim.state.events(USER) if e["direction"] == "out"]
     assert shown[1] == "Te conecto con una especialista."
     assert shown[2].startswith("Por ahora solo puedo leer mensajes escritos.")
     inbound = [e for e in sim.state.events(USER) if e["direction"] == "in"]
-    assert all(e.get("read") and e.get("typing") for e in inbound)
+    assert all(e.get("read") and not e.get("typing") for e in inbound)

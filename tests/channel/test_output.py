@@ -1,14 +1,19 @@
-"""The output channel against the simulator, which checks every message like Meta does."""
+"""The output channel → outbox → sender → the simulator, which checks every message like
+Meta does."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import pytest
-from channel_helpers import fast_graph
+from channel_helpers import Recorder, channel_server, outbox_rows, settle
 
 from channels.whatsapp.config import WhatsAppConfig
+from channels.whatsapp.input import WhatsAppInput
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.payloads import verify_payload
 from channels.whatsapp.window import WINDOW_SECONDS, record_user_message
@@ -18,15 +23,35 @@ from simulator.state import Fault
 USER = "56911112222"
 
 
-def output_for(config: WhatsAppConfig, **changes: object) -> WhatsAppOutput:
+class Running:
+    """An output channel of a running channel instance; ``sent()`` settles the outbox."""
+
+    def __init__(self, channel: WhatsAppInput, sim: RunningSimulator) -> None:
+        self.channel, self.sim = channel, sim
+        self.output: WhatsAppOutput = channel.get_output_channel()
+
+    def __getattr__(self, name: str):
+        return getattr(self.output, name)
+
+
+@asynccontextmanager
+async def running(config: WhatsAppConfig, sim: RunningSimulator,
+                  **changes: object) -> AsyncIterator[Running]:
     config = WhatsAppConfig(**{**config.__dict__, **changes})
-    return WhatsAppOutput(config, fast_graph(config))
+    async with channel_server(config, Recorder()) as (_, channel):
+        yield Running(channel, sim)
 
 
 @pytest.fixture
-def output(config: WhatsAppConfig) -> WhatsAppOutput:
+async def output(config: WhatsAppConfig, sim: RunningSimulator) -> AsyncIterator[Running]:
     record_user_message(USER)  # the user wrote just now: the window is open
-    return output_for(config)
+    async with running(config, sim) as out:
+        yield out
+
+
+async def delivered(out: Running) -> list[dict]:
+    await settle(out.channel)
+    return [e["message"] for e in out.sim.state.outbound(USER)]
 
 
 def sent(sim: RunningSimulator) -> list[dict]:
@@ -39,15 +64,22 @@ def refused(sim: RunningSimulator) -> list[dict]:
 
 async def test_text(sim, output) -> None:
     await output.send_response(USER, {"text": "Hola, estoy aquí para ayudarte."})
-    assert sent(sim) == [{"messaging_product": "whatsapp", "recipient_type": "individual",
-                          "to": USER, "type": "text",
-                          "text": {"body": "Hola, estoy aquí para ayudarte."}}]
+    (message,) = await delivered(output)
+    (row,) = outbox_rows()
+    assert message == {"messaging_product": "whatsapp", "recipient_type": "individual",
+                       "to": USER, "type": "text",
+                       "text": {"body": "Hola, estoy aquí para ayudarte."},
+                       "biz_opaque_callback_data": f"ob.{row.id}"}
+    assert row.state == "sent" and row.payload is None and row.recipient is None
 
 
-async def test_long_text_is_split(sim, output) -> None:
+async def test_long_text_is_split(sim, config) -> None:
     text = "\n\n".join(f"Párrafo {i}. " + "palabra " * 300 for i in range(8))
-    await output.send_text_message(USER, text)
-    bodies = [m["text"]["body"] for m in sent(sim)]
+    record_user_message(USER)
+    tuning = replace(config.tuning, pair_burst=20)  # all parts at once: not pacing here
+    async with running(config, sim, tuning=tuning) as output:
+        await output.send_text_message(USER, text)
+        bodies = [m["text"]["body"] for m in (await delivered(output))]
     assert len(bodies) > 1 and all(len(b) <= 4096 for b in bodies)
     assert " ".join(bodies).split() == text.split()
     assert not refused(sim)
@@ -58,7 +90,7 @@ async def test_three_buttons(sim, output) -> None:
                {"title": "No, necesito ayuda urgente ahora", "payload": "/negar"},
                {"title": "Hablar con una persona", "payload": '/pedir_humano{"via":"boton"}'}]
     await output.send_response(USER, {"text": "¿Estás a salvo?", "buttons": buttons})
-    message = sent(sim)[0]
+    message = (await delivered(output))[0]
     assert not refused(sim)
     interactive = message["interactive"]
     assert interactive["type"] == "button" and interactive["body"]["text"] == "¿Estás a salvo?"
@@ -76,7 +108,7 @@ async def test_four_to_ten_buttons_become_a_list(sim, output, count) -> None:
                for i in range(count)]
     await output.send_text_with_buttons(USER, "¿Dónde vives?", buttons)
     assert not refused(sim)
-    interactive = sent(sim)[0]["interactive"]
+    interactive = (await delivered(output))[0]["interactive"]
     assert interactive["type"] == "list"
     assert interactive["action"]["button"] == "Ver opciones"
     rows = interactive["action"]["sections"][0]["rows"]
@@ -89,28 +121,28 @@ async def test_four_to_ten_buttons_become_a_list(sim, output, count) -> None:
 async def test_more_than_ten_buttons_become_numbered_text(sim, output) -> None:
     buttons = [{"title": f"Opción {i}", "payload": f"/o{i}"} for i in range(12)]
     await output.send_text_with_buttons(USER, "Elige:", buttons)
-    body = sent(sim)[0]["text"]["body"]
+    body = (await delivered(output))[0]["text"]["body"]
     assert body.startswith("Elige:") and "1. Opción 0" in body and "12. Opción 11" in body
 
 
 async def test_long_body_with_buttons_is_sent_as_text_first(sim, output) -> None:
     text = "Información importante. " * 60
     await output.send_text_with_buttons(USER, text, [{"title": "Entendido", "payload": "/ok"}])
-    first, second = sent(sim)
+    first, second = (await delivered(output))
     assert first["type"] == "text" and second["type"] == "interactive"
     assert second["interactive"]["body"]["text"] == "Elige una opción:"
 
 
 async def test_too_long_payload_falls_back_to_title(sim, output, caplog) -> None:
     await output.send_text_with_buttons(USER, "¿?", [{"title": "Sí", "payload": "/" + "x" * 300}])
-    reply = sent(sim)[0]["interactive"]["action"]["buttons"][0]["reply"]
+    reply = (await delivered(output))[0]["interactive"]["action"]["buttons"][0]["reply"]
     assert verify_payload(reply["id"], USER, "sandbox-secret") is None
     assert "too long to sign" in caplog.text
 
 
 async def test_image(sim, output) -> None:
     await output.send_response(USER, {"image": "https://example.org/mapa.png"})
-    assert sent(sim)[0]["image"] == {"link": "https://example.org/mapa.png"}
+    assert (await delivered(output))[0]["image"] == {"link": "https://example.org/mapa.png"}
 
 
 async def test_custom_json_template_passes_through_with_signed_quick_replies(sim, output) -> None:
@@ -119,7 +151,7 @@ async def test_custom_json_template_passes_through_with_signed_quick_replies(sim
         "components": [{"type": "button", "sub_type": "quick_reply", "index": "0",
                         "parameters": [{"type": "payload", "payload": "/retomar"}]}]}}
     await output.send_response(USER, {"custom": template})
-    message = sent(sim)[0]
+    message = (await delivered(output))[0]
     assert message["type"] == "template" and message["template"]["name"] == "retomar"
     payload = message["template"]["components"][0]["parameters"][0]["payload"]
     assert verify_payload(payload, USER, "sandbox-secret") == "/retomar"
@@ -127,43 +159,61 @@ async def test_custom_json_template_passes_through_with_signed_quick_replies(sim
 
 async def test_custom_json_without_type_is_not_sent(sim, output, caplog) -> None:
     await output.send_custom_json(USER, {"foo": "bar"})
-    assert sent(sim) == [] and "no WhatsApp message type" in caplog.text
+    assert (await delivered(output)) == [] and "no WhatsApp message type" in caplog.text
 
 
-async def test_failed_send_never_raises(sim, output) -> None:
+async def test_failed_send_never_raises_and_is_recorded(sim, output) -> None:
     sim.state.add_faults(Fault(http_status=400, code=131026), 1)
     await output.send_text_message(USER, "hola")  # no exception
-    broken = WhatsAppOutput(output.config, None)  # type: ignore[arg-type]
-    await broken.send_text_message(USER, "hola")
+    await output.send_text_message(USER, "sigues ahí")
+    assert [m["text"]["body"] for m in await delivered(output)] == ["sigues ahí"]
+    failed, ok = outbox_rows()
+    assert (failed.state, failed.error_code, ok.state) == ("failed", 131026, "sent")
 
 
-async def test_window_closed_without_template_refuses(sim, config, caplog) -> None:
+async def test_storage_failure_never_raises_outside_a_turn(config, monkeypatch, caplog) -> None:
+    output = WhatsAppOutput(config)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+    await output.send_text_message(USER, "hola")  # no exception
+    assert "NOT STORED" in caplog.text and USER not in caplog.text
+
+
+async def test_window_closed_without_template_fails_without_calling_meta(sim, config,
+                                                                        caplog) -> None:
     record_user_message(USER, time.time() - WINDOW_SECONDS - 60)
     with caplog.at_level(logging.WARNING):
-        await output_for(config).send_text_message(USER, "¿Sigues ahí?")
+        async with running(config, sim) as out:
+            await out.send_text_message(USER, "¿Sigues ahí?")
+            await settle(out.channel)
     assert sim.state.api_calls == []
+    (row,) = outbox_rows()
+    assert (row.state, row.error_code, row.failure_reason) == ("failed", 131047, "sin_plantilla")
     assert "NOT SENT" in caplog.text and "WHATSAPP_TEMPLATE_NAME" in caplog.text
     assert USER not in caplog.text and "Sigues" not in caplog.text
 
 
 async def test_never_wrote_counts_as_closed(sim, config) -> None:
-    await output_for(config).send_text_message(USER, "hola")
+    async with running(config, sim) as out:
+        await out.send_text_message(USER, "hola")
+        await settle(out.channel)
     assert sim.state.api_calls == []
 
 
 async def test_window_closed_with_template_sends_it_once(sim, config) -> None:
     record_user_message(USER, time.time() - WINDOW_SECONDS - 60)
-    output = output_for(config, template_name="retomar_conversacion")
-    await output.send_text_message(USER, "Hola de nuevo")
-    await output.send_text_with_buttons(USER, "¿Seguimos?", [{"title": "Sí", "payload": "/s"}])
-    messages = sent(sim)
+    async with running(config, sim, template_name="retomar_conversacion") as out:
+        await out.send_text_message(USER, "Hola de nuevo")
+        await out.send_text_with_buttons(USER, "¿Seguimos?", [{"title": "Sí", "payload": "/s"}])
+        messages = await delivered(out)
     assert len(messages) == 1
     assert messages[0]["template"] == {"name": "retomar_conversacion",
                                        "language": {"code": "es"}}
+    assert [r.failure_reason for r in outbox_rows()] == [None, "plantilla_ya_enviada"]
 
 
 async def test_templates_are_allowed_outside_the_window(sim, config) -> None:
     record_user_message(USER, time.time() - 3 * WINDOW_SECONDS)
-    await output_for(config).send_custom_json(
-        USER, {"type": "template", "template": {"name": "t", "language": {"code": "es"}}})
-    assert len(sent(sim)) == 1
+    async with running(config, sim) as out:
+        await out.send_custom_json(
+            USER, {"type": "template", "template": {"name": "t", "language": {"code": "es"}}})
+        assert len(await delivered(out)) == 1

@@ -8,9 +8,8 @@ import pytest
 from channel_helpers import FIXTURES, PROFILE_NAME, WA_ID, load_fixture, with_reply_id
 
 from channels.whatsapp.config import SANDBOX_APP_SECRET, SANDBOX_PHONE_NUMBER_ID
-from channels.whatsapp.inbound import MalformedUpdate, parse_update
+from channels.whatsapp.inbound import InboundKind, parse_update
 from channels.whatsapp.payloads import sign_payload
-from channels.whatsapp.replies import FILE, VOICE_OR_AUDIO
 from channels.whatsapp.translate import LOCATION_INTENT, UNSUPPORTED_INTENT, to_rasa
 
 
@@ -32,7 +31,6 @@ def test_text() -> None:
     assert rasa.text == "Hola, necesito ayuda"
     assert rasa.metadata == {"wa_message_id": message.message_id, "timestamp": "1732700000",
                              "type": "text"}
-    assert rasa.auto_reply is None
 
 
 def test_text_with_accents_and_emoji_is_kept() -> None:
@@ -95,35 +93,44 @@ def test_location_without_name_and_address() -> None:
     assert rasa.metadata["location"] == {"latitude": -36.8201, "longitude": -73.0444}
 
 
-@pytest.mark.parametrize(("name", "media_type", "reply"), [
-    ("image", "image", FILE),
-    ("document", "document", FILE),
-    ("video", "video", FILE),
-    ("voice", "audio", VOICE_OR_AUDIO),
-    ("audio", "audio", VOICE_OR_AUDIO),
-    ("sticker", "sticker", None),
-    ("contacts", "contacts", None),
-    ("unsupported", "unsupported", None),
-    ("unknown", "unknown", None),
+@pytest.mark.parametrize(("name", "media_type"), [
+    ("document", "document"),
+    ("video", "video"),
+    ("voice", "audio"),
+    ("audio", "audio"),
+    ("sticker", "sticker"),
+    ("contacts", "contacts"),
 ])
-def test_media_and_unsupported_types(name: str, media_type: str, reply: str | None) -> None:
+def test_media_without_words_is_the_unsupported_intent(name: str, media_type: str) -> None:
+    """The bot answers it from the domain (utter_solo_texto); the channel sends nothing."""
     rasa = rasa_of(load_fixture(name))
     assert rasa.text == UNSUPPORTED_INTENT == "/medio_no_soportado"
     assert rasa.metadata["media_type"] == media_type
     assert rasa.metadata["type"] == media_type
-    assert rasa.auto_reply
-    if reply:
-        assert rasa.auto_reply == reply
 
 
-def test_voice_note_is_flagged_and_mentions_phone_lines() -> None:
-    rasa = rasa_of(load_fixture("voice"))
-    assert rasa.metadata["voice"] is True
-    assert "1455" in rasa.auto_reply and "133" in rasa.auto_reply
+def test_a_caption_is_her_words() -> None:
+    rasa = rasa_of(load_fixture("image"))
+    assert rasa.text == "mira esto"
+    assert rasa.metadata["media_type"] == "image" and rasa.metadata["caption"] is True
 
 
-def test_reaction_is_ignored() -> None:
-    assert rasa_of(load_fixture("reaction")) is None
+def test_voice_note_is_flagged() -> None:
+    assert rasa_of(load_fixture("voice")).metadata["voice"] is True
+
+
+@pytest.mark.parametrize(("name", "detail"), [("unsupported", "error:131051"),
+                                              ("unknown", "error:131051")])
+def test_unsupported_and_unknown_types_are_skipped(name: str, detail: str) -> None:
+    update = parse(name)
+    assert not update.messages
+    (event,) = update.events
+    assert (event.kind, event.detail) == (InboundKind.UNUSABLE, detail)
+
+
+def test_reaction_is_a_silent_event() -> None:
+    update = parse("reaction")
+    assert not update.messages and [e.kind for e in update.events] == [InboundKind.REACTION]
 
 
 def test_statuses() -> None:
@@ -141,9 +148,10 @@ def test_several_entries_changes_and_messages() -> None:
     assert [s.status for s in update.statuses] == ["read"]
 
 
-def test_other_phone_number_id_is_ignored() -> None:
+def test_other_phone_number_id_is_skipped() -> None:
     update = parse("other_number")
-    assert not update.messages and not update.statuses and update.ignored == 1
+    assert not update.messages and not update.statuses
+    assert [e.detail for e in update.skipped] == ["other_number"]
 
 
 def test_partial_payload_keeps_valid_messages() -> None:
@@ -157,10 +165,11 @@ def test_profile_name_never_reaches_rasa(path) -> None:
     update = parse_update(json.loads(path.read_text("utf-8")), SANDBOX_PHONE_NUMBER_ID)
     for message in update.messages:
         rasa = to_rasa(message, SANDBOX_APP_SECRET)
-        if rasa is not None:
-            assert PROFILE_NAME not in json.dumps(rasa.metadata, ensure_ascii=False)
-            assert PROFILE_NAME not in rasa.text
-            assert {"wa_message_id", "timestamp", "type"} <= set(rasa.metadata)
+        assert PROFILE_NAME not in json.dumps(rasa.metadata, ensure_ascii=False)
+        assert PROFILE_NAME not in rasa.text
+        assert {"wa_message_id", "timestamp", "type"} <= set(rasa.metadata)
+    for event in update.events:
+        assert PROFILE_NAME not in repr(event)
 
 
 @pytest.mark.parametrize("data", [
@@ -183,16 +192,17 @@ def test_profile_name_never_reaches_rasa(path) -> None:
         {"field": "messages", "value": {"metadata": {"phone_number_id": SANDBOX_PHONE_NUMBER_ID},
                                         "messages": "many"}}]}]},
 ])
-def test_malformed_updates_are_refused(data) -> None:
-    with pytest.raises(MalformedUpdate):
-        parse_update(data, SANDBOX_PHONE_NUMBER_ID)
+def test_malformed_updates_are_recorded_as_skipped(data) -> None:
+    update = parse_update(data, SANDBOX_PHONE_NUMBER_ID)
+    assert not update.messages and not update.statuses
+    assert update.events and all(e.kind is InboundKind.UNUSABLE for e in update.events)
+    assert all(e.detail and len(e.detail) <= 64 and " " not in e.detail for e in update.events)
 
 
 @pytest.mark.parametrize("message", [
     {"from": WA_ID, "id": "w1", "timestamp": "1", "type": "text", "text": {"body": None}},
-    {"from": WA_ID, "id": "w1", "timestamp": None, "type": "text", "text": {"body": "x"}},
-    {"from": WA_ID, "id": "w1", "timestamp": "ayer", "type": "text", "text": {"body": "x"}},
     {"from": WA_ID, "id": "", "timestamp": "1", "type": "text", "text": {"body": "x"}},
+    {"from": None, "id": "w1", "timestamp": "1", "type": "text", "text": {"body": "x"}},
     {"from": WA_ID, "id": "w1", "timestamp": "1", "type": None},
     {"from": WA_ID, "id": "w1", "timestamp": "1", "type": "interactive", "interactive": None},
     {"from": WA_ID, "id": "w1", "timestamp": "1", "type": "interactive",
@@ -213,18 +223,36 @@ def test_bad_messages_are_skipped(message: dict) -> None:
     assert len(update.skipped) == 1
 
 
-def test_other_interactive_types_are_unsupported() -> None:
+@pytest.mark.parametrize("timestamp", [None, "ayer", ""])
+def test_a_message_without_a_usable_timestamp_is_still_hers(timestamp) -> None:
+    message = {"from": WA_ID, "id": "w1", "timestamp": timestamp, "type": "text",
+               "text": {"body": "x"}}
+    data = {"object": "whatsapp_business_account", "entry": [{"changes": [
+        {"field": "messages", "value": {"metadata": {"phone_number_id": SANDBOX_PHONE_NUMBER_ID},
+                                        "messages": [message]}}]}]}
+    (parsed,) = parse_update(data, SANDBOX_PHONE_NUMBER_ID).messages
+    assert parsed.text == "x" and parsed.timestamp == ""
+
+
+@pytest.mark.parametrize(("interactive", "kind"), [
+    ({"type": "nfm_reply", "nfm_reply": {"response_json": "{}"}}, InboundKind.FLOW_COMPLETION),
+    ({"type": "call_permission_reply", "call_permission_reply": {"response": "accept"}},
+     InboundKind.CALL_PERMISSION),
+    ({"type": "product_list"}, InboundKind.UNUSABLE),
+])
+def test_other_interactive_types_are_silent_events(interactive, kind) -> None:
     data = {"object": "whatsapp_business_account", "entry": [{"changes": [
         {"field": "messages", "value": {"metadata": {"phone_number_id": SANDBOX_PHONE_NUMBER_ID},
                                         "messages": [{"from": WA_ID, "id": "w", "timestamp": "1",
-                                                      "type": "interactive", "interactive": {
-                                                          "type": "nfm_reply"}}]}}]}]}
-    rasa = to_rasa(parse_update(data, SANDBOX_PHONE_NUMBER_ID).messages[0], SANDBOX_APP_SECRET)
-    assert rasa.text == UNSUPPORTED_INTENT and rasa.metadata["media_type"] == "interactive"
+                                                      "type": "interactive",
+                                                      "interactive": interactive}]}}]}]}
+    update = parse_update(data, SANDBOX_PHONE_NUMBER_ID)
+    assert not update.messages and [e.kind for e in update.events] == [kind]
 
 
-def test_non_message_fields_are_ignored() -> None:
+def test_non_message_fields_are_skipped() -> None:
     data = {"object": "whatsapp_business_account", "entry": [{"changes": [
         {"field": "account_update", "value": {"event": "x"}}]}]}
     update = parse_update(data, SANDBOX_PHONE_NUMBER_ID)
-    assert update.ignored == 1 and not update.messages
+    assert not update.messages
+    assert [e.detail for e in update.skipped] == ["field:account_update"]

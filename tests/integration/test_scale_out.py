@@ -13,11 +13,9 @@ Checked from what the system stored and what the phones received:
 
 Then the same with ``kill -9`` of one instance mid-burst.
 
-What waits for the database inbox (canal's work, issue 8 point 1): today the channel
-answers 200 and keeps the message in memory until its turn, so (1) a message acked by the
-killed instance is lost, and (2) two messages of one sender delivered to different
-instances may run in the wrong order. Those checks are marked xfail with that reason until
-the inbox is merged; the lead removes the marks then.
+The channel stores every message in the database inbox before answering 200, and the
+instances' workers take each sender's messages in order (channels/whatsapp/inbox.py), so a
+message acknowledged by the killed instance is replayed by the other one.
 """
 
 from __future__ import annotations
@@ -53,8 +51,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SENDERS = 40
 EMERGENCY = "ayuda me esta pegando ahora"
 CALM = ["hola", "como denuncio", "que es la violencia economica", "gracias"]
-INBOX_REASON = ("waits for the database inbox (canal, issue 8 point 1): the channel still "
-                "acks before the message is stored, so {what}")
 
 
 def texts_for(index: int) -> list[str]:
@@ -281,8 +277,6 @@ def test_each_message_stored_once_and_answered_once(calm_burst):
     assert calm_burst.unanswered() == {}
 
 
-@pytest.mark.xfail(strict=False, reason=INBOX_REASON.format(
-    what="two messages of one sender on two instances can run in either order"))
 def test_each_conversation_kept_her_order(calm_burst):
     assert calm_burst.out_of_order() == {}
 
@@ -329,8 +323,6 @@ def test_after_kill_no_conversation_was_handled_by_two_instances_at_once(killed_
     assert killed_burst.overlapping_turns() == {}
 
 
-@pytest.mark.xfail(strict=False, reason=INBOX_REASON.format(
-    what="a message acknowledged by the killed instance is lost with it"))
 def test_after_kill_every_message_stored_once_in_order_and_answered_once(killed_burst):
     assert killed_burst.missing_or_duplicated() == {}
     assert killed_burst.out_of_order() == {}
@@ -338,8 +330,6 @@ def test_after_kill_every_message_stored_once_in_order_and_answered_once(killed_
     assert killed_burst.delivery_mismatch() == {}
 
 
-@pytest.mark.xfail(strict=False, reason=INBOX_REASON.format(
-    what="an emergency acknowledged by the killed instance is lost with it"))
 def test_after_kill_every_emergency_has_its_ticket(cluster, killed_burst):
     queue = HandoffQueue(make_engine(cluster.env()["DATABASE_URL"]))
     missing = [w for w, texts in killed_burst.burst.senders.items()

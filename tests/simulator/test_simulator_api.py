@@ -11,13 +11,13 @@ import time
 
 import httpx
 import pytest
-from sim_helpers import ROOT, http_client
+from sim_helpers import ROOT, Receiver, http_client
 
 from channels.whatsapp.inbound import parse_update
 from channels.whatsapp.signature import verify_signature
 from simulator import Fault, start_simulator
 from simulator.load import send_webhooks, wait_for_reply
-from simulator.serving import free_port, running_simulator
+from simulator.serving import bind, free_port, running_simulator, serve
 
 USER = "56911112222"
 AUTH = {"Authorization": "Bearer sandbox-token"}
@@ -152,7 +152,7 @@ async def test_faults(sim) -> None:
     async with http_client() as client:
         answer = await client.post(sim.faults_url, json={"count": 2, "http_status": 429,
                                                          "code": 130429})
-        assert answer.json() == {"pending": 2}
+        assert answer.json() == {"pending": 2, "outage_seconds": 0}
         for _ in range(2):
             failed = await api(sim, text())
             assert failed.status_code == 429
@@ -163,7 +163,8 @@ async def test_faults(sim) -> None:
         await client.post(sim.faults_url, json={"count": 1, "http_status": 400, "code": 131047})
         assert graph_error(await api(sim, text()), 131047)
         await client.post(sim.faults_url, json={"count": 5, "http_status": 503})
-        assert (await client.delete(sim.faults_url)).json() == {"pending": 0}
+        assert (await client.delete(sim.faults_url)).json() == {"pending": 0,
+                                                                "outage_seconds": 0}
         assert (await api(sim, text())).status_code == 200
         assert (await client.post(sim.faults_url, json={"count": 0})).status_code == 400
         assert (await client.post(sim.faults_url, content=b"x")).status_code == 400
@@ -186,7 +187,12 @@ async def test_read_receipts_do_not_consume_faults(sim) -> None:
     ({"type": "voice"}, "media"),
     ({"type": "image", "caption": "foto"}, "media"),
     ({"type": "sticker"}, "media"),
-    ({"type": "unsupported"}, "unsupported"),
+    ({"type": "unsupported"}, "unusable"),
+    ({"type": "revoke", "original_wamid": "wamid.GONE"}, "revoke"),
+    ({"type": "identity_change"}, "identity_change"),
+    ({"type": "number_change", "new_wa_id": "56933333333"}, "number_change"),
+    ({"type": "call_permission_reply"}, "call_permission"),
+    ({"type": "flow_completion"}, "flow_completion"),
 ])
 async def test_send_as_a_user_posts_a_signed_webhook(sim, receiver, request_body, kind) -> None:
     _, fake = receiver
@@ -197,15 +203,17 @@ async def test_send_as_a_user_posts_a_signed_webhook(sim, receiver, request_body
     (body, headers) = fake.requests[0]
     assert verify_signature(body, headers["x-hub-signature-256"], "sandbox-secret")
     update = parse_update(json.loads(body), "sandbox-phone-id")
-    (message,) = update.messages
-    assert (message.kind, message.sender, message.message_id) == (kind, USER, result["wamid"])
+    (item,) = update.messages + update.events
+    assert (item.kind, item.sender, item.message_id) == (kind, USER, result["wamid"])
     assert sim.state.events(USER)[0]["wamid"] == result["wamid"]
 
 
 async def test_send_validates_its_input(sim) -> None:
     async with http_client() as client:
         for body in ({"wa_id": "abc", "text": "x"}, {"wa_id": USER, "type": "text", "text": " "},
-                     {"wa_id": USER, "type": "button_reply"}, {"wa_id": USER, "type": "nope"}):
+                     {"wa_id": USER, "type": "button_reply"}, {"wa_id": USER, "type": "nope"},
+                     {"wa_id": USER, "type": "revoke"},
+                     {"wa_id": USER, "type": "number_change", "new_wa_id": "x"}):
             assert (await client.post(f"{sim.url}/_sim/send", json=body)).status_code == 400
 
 
@@ -332,3 +340,59 @@ def test_command_line() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+async def test_an_outage_fails_every_send_for_a_while(sim) -> None:
+    async with http_client() as client:
+        answer = await client.post(sim.faults_url, json={"for_seconds": 0.4,
+                                                         "http_status": 503})
+        assert answer.json()["outage_seconds"] > 0.3
+        for _ in range(3):
+            assert (await api(sim, text())).status_code == 503
+        read = await api(sim, {"messaging_product": "whatsapp", "status": "read",
+                               "message_id": "w"})
+        assert read.status_code == 200  # read receipts are not affected
+        await asyncio.sleep(0.45)
+        assert (await api(sim, text())).status_code == 200
+        assert (await client.post(sim.faults_url, json={"for_seconds": -1})).status_code == 400
+    assert len(sim.state.outbound()) == 1
+
+
+async def test_callback_data_is_checked_kept_and_returned_in_statuses(receiver) -> None:
+    url, fake = receiver
+    async with running_simulator(webhook_url=url, send_statuses=True) as sim:
+        ok = await api(sim, {**text(), "biz_opaque_callback_data": "ob.7"})
+        assert ok.status_code == 200
+        too_long = await api(sim, {**text(), "biz_opaque_callback_data": "x" * 513})
+        graph_error(too_long, 100)
+        for _ in range(100):
+            if len(fake.requests) >= 2:
+                break
+            await asyncio.sleep(0.02)
+    assert sim.state.outbound(USER)[0]["callback"] == "ob.7"
+    statuses = [parse_update(json.loads(b), "sandbox-phone-id").statuses[0]
+                for b, _ in fake.requests]
+    assert [(s.status, s.callback) for s in statuses] == [("sent", "ob.7"), ("delivered", "ob.7")]
+
+
+async def test_webhooks_without_a_200_are_delivered_again_like_meta() -> None:
+    """The webhook target is down, then comes back: Meta keeps trying with backoff."""
+    port_sock = bind()
+    url = f"http://127.0.0.1:{port_sock.getsockname()[1]}/webhook"
+    fake = Receiver()
+    async with running_simulator(webhook_url=url, retry_max_delay=0.5) as sim:
+        async with http_client() as client:
+            first = (await client.post(f"{sim.url}/_sim/send",
+                                       json={"wa_id": USER, "text": "¿hay alguien?"})).json()
+        assert first["webhook_status"] is None
+        await asyncio.sleep(0.3)
+        async with serve(fake.app(), sock=port_sock):
+            for _ in range(100):
+                if fake.requests:
+                    break
+                await asyncio.sleep(0.05)
+    ((body, _),) = fake.requests
+    (message,) = parse_update(json.loads(body), "sandbox-phone-id").messages
+    assert message.message_id == first["wamid"]
+    retries = [w for w in sim.state.webhooks if w["wamid"] == first["wamid"]]
+    assert retries[0]["status"] is None and retries[-1]["status"] == 200
