@@ -31,7 +31,7 @@ from console.assigner import run_forever
 from console.canned import CannedAnswers
 from console.casework import Casework, Template
 from console.config import Settings
-from console.delivery import Delivery
+from console.delivery import ChannelOutbox, Delivery
 from console.labels import case_label
 from console.offload import InThreads, in_thread, new_pool
 from console.review import register as register_review
@@ -137,7 +137,9 @@ def create_app(
     rasa = rasa or RasaAPI(settings.rasa_url, settings.rasa_token)
     sessions = SessionStore(queue.engine, settings.secret, settings.session_hours)
     in_queue = InThreads(queue, pool)
-    delivery = delivery or Delivery(run_blocking=lambda f, *a: in_thread(pool, f, *a))
+    # the channel's outbox says whether a reply left (tests of the console alone have none)
+    delivery = delivery or Delivery(ChannelOutbox() if settings.use_channel_window else None,
+                                    run_blocking=lambda f, *a: in_thread(pool, f, *a))
 
     def label(ticket_id: int) -> str:
         return case_label(ticket_id, key)

@@ -280,7 +280,7 @@ class Casework:
         await self.rasa.post_bot_message(
             ticket.conversation_id, text, self.output_channel,
             {"source": source, "agent": agent.username, REF_KEY: ref}, data)
-        return await self.delivery.report(ref)
+        return await self.delivery.report(ticket.conversation_id, ref)
 
     async def reply(self, ticket_id: int, agent: AgentView, text: str, canned: Any = None,
                     confirm_unsafe: bool = False) -> Result:

@@ -5,24 +5,24 @@ Rasa hands it to the WhatsApp output channel. Rasa's HTTP answer only says that 
 event; whether WhatsApp accepted it is known to the channel. So the console never says
 «Mensaje enviado» on Rasa's word alone.
 
-Interface (for the channel's outbox, ``channels.whatsapp.outbox``):
+How it knows (the channel's outbox, ``channels/whatsapp/outbox.py``):
 
-- The console puts a fresh reference in the bot event's metadata: ``{"console_ref": ref}``.
-  Rasa passes bot-event metadata to the output channel as keyword arguments
-  (``send_text_message(recipient_id, text, console_ref=ref, ...)``), so the outbox can store it
-  with each outbound row it creates for that message (a long text may become several rows).
-- ``OutboxReader.states_for(ref)`` returns those rows' states, oldest first, as
-  ``OutboundState(state, error_code)`` with ``state`` one of ``pending`` (not sent yet),
-  ``sent`` (Meta accepted it), ``delivered``, ``read``, ``failed`` (with Meta's code), or an
-  empty sequence if no row has that reference (yet). It blocks (database): the console calls it
-  in its thread pool.
-- ``Delivery(reader).report(ref)`` waits up to ``wait_seconds`` for the rows to leave
-  ``pending`` and returns a ``DeliveryReport``; the console shows «No se envió: <Meta's
-  meaning>» for a failure.
+- The console puts a fresh reference in the bot event's metadata: ``{"client_ref": ref}``.
+  Rasa passes bot-event metadata to the output channel as keyword arguments, and the outbox
+  stores the reference with each outbound row it creates for that message (a long text may
+  become several rows); a retried call with the same reference is stored once.
+- ``ChannelOutbox.states_for(conversation_id, ref)`` returns those rows' states, oldest first,
+  as ``OutboundState(state, error_code, meaning)`` with ``state`` one of ``pending``, ``sent``
+  (Meta accepted it), ``delivered``, ``read``, ``failed`` (with Meta's code and the Spanish
+  meaning from channels/whatsapp/errores_meta.yml, the one table of meanings), or an empty
+  sequence if no row has that reference (yet). It blocks (database): the console calls it in
+  its thread pool.
+- ``Delivery(reader).report(conversation_id, ref)`` waits up to ``wait_seconds`` for the rows
+  to leave ``pending`` and returns a ``DeliveryReport``; the console shows «No se envió:
+  <meaning>» for a failure.
 
-Until the lead connects the outbox (``Delivery(reader=OutboxAdapter())`` in
-``console/app.py``), there is no reader and every report is ``ACCEPTED``: «Rasa aceptó el
-mensaje; que llegó no se puede confirmar desde aquí».
+Without a reader (unit tests of the console alone), every report is ``ACCEPTED``: «Rasa
+aceptó el mensaje; que llegó no se puede confirmar desde aquí».
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
-REF_KEY = "console_ref"
+REF_KEY = "client_ref"  # the key the channel's outbox stores (channels/whatsapp/output.py)
 
 
 class DeliveryState(str, Enum):
@@ -59,16 +59,39 @@ class DeliveryState(str, Enum):
 class OutboundState:
     state: str  # pending | sent | delivered | read | failed
     error_code: int | None = None
+    meaning: str | None = None  # Spanish, when failed
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
     state: DeliveryState
     error_code: int | None = None
+    meaning: str | None = None
 
 
 class OutboxReader(Protocol):
-    def states_for(self, ref: str) -> Sequence[OutboundState]: ...
+    def states_for(self, conversation_id: str, ref: str) -> Sequence[OutboundState]: ...
+
+
+class ChannelOutbox:
+    """The WhatsApp channel's outbox, as the console reads it."""
+
+    def states_for(self, conversation_id: str, ref: str) -> list[OutboundState]:
+        from channels.whatsapp.outbox import OutboxState, states_for
+
+        rows = states_for(conversation_id, client_ref=ref)
+        return [OutboundState(_state_name(row, OutboxState), row.error_code, row.meaning)
+                for row in rows]
+
+
+def _state_name(row, states) -> str:  # noqa: ANN001 - a channels.whatsapp.outbox.DeliveryState
+    if row.state is states.FAILED:
+        return "failed"
+    if row.state is not states.SENT:
+        return "pending"
+    if row.read_at:
+        return "read"
+    return "delivered" if row.delivered_at else "sent"
 
 
 _PROGRESS = {"sent": DeliveryState.SENT, "delivered": DeliveryState.DELIVERED,
@@ -82,7 +105,7 @@ def summarise(states: Sequence[OutboundState]) -> DeliveryReport:
         return DeliveryReport(DeliveryState.PENDING)
     for row in states:
         if row.state == "failed":
-            return DeliveryReport(DeliveryState.NOT_SENT, row.error_code)
+            return DeliveryReport(DeliveryState.NOT_SENT, row.error_code, row.meaning)
     if any(row.state not in _PROGRESS for row in states):
         return DeliveryReport(DeliveryState.PENDING)
     order = list(_PROGRESS)
@@ -106,20 +129,21 @@ class Delivery:
     def new_ref() -> str:
         return secrets.token_urlsafe(12)
 
-    async def _states(self, ref: str) -> Sequence[OutboundState]:
+    async def _states(self, conversation_id: str, ref: str) -> Sequence[OutboundState]:
         assert self.reader is not None
         if self._run_blocking is not None:
-            return await self._run_blocking(self.reader.states_for, ref)  # type: ignore[misc]
-        return await asyncio.to_thread(self.reader.states_for, ref)
+            return await self._run_blocking(  # type: ignore[misc]
+                self.reader.states_for, conversation_id, ref)
+        return await asyncio.to_thread(self.reader.states_for, conversation_id, ref)
 
-    async def report(self, ref: str) -> DeliveryReport:
+    async def report(self, conversation_id: str, ref: str) -> DeliveryReport:
         """What is known of the message with this reference (Rasa already accepted it)."""
         if self.reader is None:
             return DeliveryReport(DeliveryState.ACCEPTED)
         deadline = time.monotonic() + self.wait_seconds
         while True:
             try:
-                report = summarise(await self._states(ref))
+                report = summarise(await self._states(conversation_id, ref))
             except Exception:  # noqa: BLE001 - the outbox being unreadable is not a failure to send
                 logger.exception("Could not read the outbox state of a console message.")
                 return DeliveryReport(DeliveryState.ACCEPTED)

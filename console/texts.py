@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "textos.yml"
 SECTIONS = ("mensajes", "prioridades", "niveles", "estados", "roles", "resultados",
-            "etiquetas", "sistema", "medios", "contacto", "errores_whatsapp",
+            "etiquetas", "sistema", "medios", "contacto",
             "acciones_auditoria")
 
 
@@ -67,6 +67,9 @@ class Texts:
     def message(self, code: str | None) -> str | None:
         return self.get("mensajes", code) if code else None
 
-    def whatsapp_error(self, code: int | None) -> str:
-        return self.get("errores_whatsapp", code or "desconocido",
-                        self.get("errores_whatsapp", "desconocido"))
+    @staticmethod
+    def whatsapp_error(code: int | None) -> str:
+        """What Meta's error code means, from the channel's one table (errores_meta.yml)."""
+        from channels.whatsapp.errors import spanish_meaning
+
+        return spanish_meaning(code)

@@ -77,10 +77,10 @@ def flash_of(request: Request, texts: Texts) -> str | None:
     if not msg:
         return None
     text = texts.message(msg) or ""
-    if msg == "not_sent":  # «No se envió: <what WhatsApp said>.»
+    if msg == "not_sent":  # «No se envió. <what WhatsApp's answer means>»
         code = request.args.get("code") or ""
         meaning = texts.whatsapp_error(int(code) if code.isdigit() else None)
-        text = f"{text.rstrip('.')}: {meaning}."
+        text = f"{text.rstrip('.:')}. {meaning}"
     return text
 
 

@@ -158,8 +158,8 @@ class Outbox:
     def __init__(self, fake: FakeRasa, state: OutboundState) -> None:
         self.fake, self.state, self.refs = fake, state, []
 
-    def states_for(self, ref: str) -> list[OutboundState]:
-        sent = [p["body"]["metadata"].get("console_ref") for p in self.fake.posted
+    def states_for(self, conversation_id: str, ref: str) -> list[OutboundState]:
+        sent = [p["body"]["metadata"].get("client_ref") for p in self.fake.posted
                 if p["body"].get("event") == "bot"]
         self.refs.append(ref)
         return [self.state] if ref in sent else []
@@ -177,7 +177,7 @@ def test_a_message_that_did_not_leave_says_so_with_metas_meaning(queue, fake_ras
         location = response.headers["location"]
         assert location == f"/tickets/{ticket_id}?code=131026&msg=not_sent"
         flash = client.get(location).text
-        assert "No se envió: WhatsApp no pudo entregarlo" in flash
+        assert "No se envió. No se pudo entregar: el número no usa WhatsApp" in flash
         assert "Mensaje enviado" not in flash
         assert queue.get(ticket_id).first_reply_at is None
         assert any(e.action == "reply_failed" and "131026" in e.detail

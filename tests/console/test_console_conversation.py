@@ -262,7 +262,7 @@ def test_reply_goes_through_rasa_and_reports_honestly(console: RunningConsole,
     assert posted["query"]["execute_side_effects"] == "true"
     assert posted["body"]["event"] == "bot"
     assert posted["body"]["text"] == "Estoy contigo. ¿Puedes salir?"
-    assert posted["body"]["metadata"]["console_ref"]
+    assert posted["body"]["metadata"]["client_ref"]
     # a canned answer
     client.post(f"/tickets/{ticket_id}/reply", data={"csrf_token": csrf, "canned": "emergencia"})
     assert "133" in fake_rasa.posted[-1]["body"]["text"]

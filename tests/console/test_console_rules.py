@@ -142,25 +142,25 @@ class Reader:
         self.answers = answers
         self.calls = 0
 
-    def states_for(self, ref: str) -> list[OutboundState]:
+    def states_for(self, conversation_id: str, ref: str) -> list[OutboundState]:
         self.calls += 1
         return self.answers[min(self.calls, len(self.answers)) - 1]
 
 
 def test_delivery_waits_for_the_outbox_and_never_claims_what_it_cannot_know() -> None:
-    assert asyncio.run(Delivery().report("r")).state is DeliveryState.ACCEPTED
+    assert asyncio.run(Delivery().report("569", "r")).state is DeliveryState.ACCEPTED
     reader = Reader([[], [OutboundState("pending")], [OutboundState("sent")]])
-    report = asyncio.run(Delivery(reader, wait_seconds=5, poll_seconds=0.01).report("r"))
+    report = asyncio.run(Delivery(reader, wait_seconds=5, poll_seconds=0.01).report("569", "r"))
     assert report.state is DeliveryState.SENT and reader.calls == 3
     stuck = asyncio.run(Delivery(Reader([[OutboundState("pending")]]), wait_seconds=0.05,
-                                 poll_seconds=0.01).report("r"))
+                                 poll_seconds=0.01).report("569", "r"))
     assert stuck.state is DeliveryState.PENDING
 
     class Broken:
-        def states_for(self, ref: str) -> list[OutboundState]:
+        def states_for(self, conversation_id: str, ref: str) -> list[OutboundState]:
             raise RuntimeError("outbox table missing")
 
-    assert asyncio.run(Delivery(Broken()).report("r")).state is DeliveryState.ACCEPTED
+    assert asyncio.run(Delivery(Broken()).report("569", "r")).state is DeliveryState.ACCEPTED
 
 
 # -------------------------------------------------------------------- labels
