@@ -30,6 +30,9 @@ MAX_CONTACT_ANSWER = 120
 NOT_SAFE_TO_WRITE = "no es seguro escribirle"
 CANNOT_WRITE_NOW = "no puede escribir sin peligro (emergencia)"
 CAN_WRITE_NOW = "puede seguir escribiendo (emergencia)"
+# A longer estimate is not stated: hours of waiting read as «nobody will come», and the
+# estimate (recent claim rate) is least reliable exactly then.
+MAX_STATED_WAIT_MINUTES = 30
 UNCLEAR_TWICE = "no es seguro escribirle (respuesta poco clara)"
 NOT_SAFE_ANSWERS = (NOT_SAFE_TO_WRITE, CANNOT_WRITE_NOW, UNCLEAR_TWICE)
 # Creating the emergency ticket: attempts and the pause between them (seconds).
@@ -152,7 +155,7 @@ def _handoff_message(tracker: Tracker, level: str, ticket_id: int) -> tuple[str,
     if queue.online_agents() == 0:
         return "utter_sin_especialistas", {}
     place, wait = queue.position(ticket_id), queue.estimated_wait_minutes(ticket_id)
-    if place and wait:
+    if place and wait and wait <= MAX_STATED_WAIT_MINUTES:
         return "utter_derivacion_fila", {"lugar": place, "espera": wait}
     if place:
         return "utter_derivacion_lugar", {"lugar": place}

@@ -49,9 +49,10 @@ from triage.levels import TriageMap, load_triage_map
 logger = logging.getLogger(__name__)
 
 QUICK_EXIT_INTENT = "salir"
-SILENT_INTENTS = frozenset({"medio_no_soportado"})  # the channel already answered her
+MEDIA_INTENT = "medio_no_soportado"  # a voice note, photo or file: the channel cannot read it
 RESPONSE_QUICK_EXIT = "utter_salir"
 RESPONSE_WAITING = "utter_en_espera"
+RESPONSE_MEDIA = "utter_solo_texto"
 RESPONSE_EMERGENCY = "utter_emergencia_en_espera"
 RESPONSE_EMERGENCY_ASSIGNED = "utter_emergencia_con_especialista"
 SWEEP_EVERY_SECONDS = 60.0
@@ -78,8 +79,6 @@ def _kind_of(parse_data: dict[str, Any], triage: TriageMap) -> tuple[str, str | 
     name = (parse_data.get("intent") or {}).get("name")
     if name == QUICK_EXIT_INTENT:
         return "quick_exit", name
-    if name in SILENT_INTENTS:
-        return None
     return "waiting", name
 
 
@@ -221,7 +220,8 @@ class EscalationBroker(EventBroker):
             if what == "quick_exit":
                 await self._quick_exit(sender)
             elif what == "waiting":
-                await self._acknowledge(sender)
+                await self._acknowledge(sender, RESPONSE_MEDIA if intent == MEDIA_INTENT
+                                        else RESPONSE_WAITING)
             else:  # an emergency that could not be recorded: act at once all the same
                 ticket = await asyncio.to_thread(self.queue.open_ticket_for, sender)
                 if ticket is not None:
@@ -240,8 +240,9 @@ class EscalationBroker(EventBroker):
         if await self.rasa.send_response(sender, RESPONSE_QUICK_EXIT, "handoff_quick_exit"):
             await asyncio.to_thread(self.queue.audit, "quick_exit_while_waiting", None, ticket.id)
 
-    async def _acknowledge(self, sender: str) -> None:
-        """«Recibí tu mensaje» while the ticket waits; at most once per cooldown per case."""
+    async def _acknowledge(self, sender: str, response: str) -> None:
+        """«Recibí tu mensaje» (or, for media, «solo puedo leer texto») while the ticket waits;
+        at most one acknowledgement per cooldown per case."""
         lock = self._locks.setdefault(sender, asyncio.Lock())
         async with lock:
             ticket = await asyncio.to_thread(self.queue.open_ticket_for, sender)
@@ -251,7 +252,7 @@ class EscalationBroker(EventBroker):
                                              Kind.ACKNOWLEDGEMENT, Outcome.SENT, self._ack_cooldown)
             if recent:
                 return
-            if await self.rasa.send_response(sender, RESPONSE_WAITING, "handoff_waiting"):
+            if await self.rasa.send_response(sender, response, "handoff_waiting"):
                 await asyncio.to_thread(self.log.record, Kind.ACKNOWLEDGEMENT, ticket.id,
                                         None, Outcome.SENT)
         if not lock.locked():

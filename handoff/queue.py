@@ -311,7 +311,7 @@ class HandoffQueue(AgentDirectory):
             return int(ahead) + 1
 
     def estimated_wait_minutes(
-        self, ticket_id: int, history_minutes: int = 120, min_claims: int = 3
+        self, ticket_id: int, history_minutes: int = 120, min_claims: int = 10
     ) -> int | None:
         """Minutes until the ticket is likely claimed, from the recent claim rate.
 

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -146,7 +146,8 @@ def has_pending() -> bool:
                             .limit(1)).first() is not None
 
 
-def _claim_statement(instance_id: str, token: str, limit: int, now: float, postgres: bool):
+def _claim_statement(instance_id: str, token: str, limit: int, now: float, postgres: bool,
+                     exclude: Collection[int] = ()):
     row, earlier = inbox.alias("candidate"), inbox.alias("earlier")
     before_it = or_(earlier.c.meta_ts < row.c.meta_ts,
                     and_(earlier.c.meta_ts == row.c.meta_ts, earlier.c.id < row.c.id))
@@ -154,8 +155,10 @@ def _claim_statement(instance_id: str, token: str, limit: int, now: float, postg
         earlier.c.sender_digest == row.c.sender_digest,
         or_(earlier.c.state == InboxState.PROCESSING.value,
             and_(earlier.c.state == InboxState.PENDING.value, before_it))).exists()
-    pick = (select(row.c.id).where(row.c.state == InboxState.PENDING.value, ~blocked)
-            .order_by(row.c.meta_ts, row.c.id).limit(limit))
+    pick = select(row.c.id).where(row.c.state == InboxState.PENDING.value, ~blocked)
+    if exclude:
+        pick = pick.where(row.c.id.notin_(list(exclude)))
+    pick = pick.order_by(row.c.meta_ts, row.c.id).limit(limit)
     if postgres:
         pick = pick.with_for_update(skip_locked=True, of=row)
     return (update(inbox).where(inbox.c.id.in_(pick))
@@ -164,15 +167,18 @@ def _claim_statement(instance_id: str, token: str, limit: int, now: float, postg
             .execution_options(synchronize_session=False))
 
 
-def claim(instance_id: str, limit: int, now: float | None = None) -> list[Claimed]:
-    """Take up to ``limit`` messages, at most one per sender, each the oldest of its sender."""
+def claim(instance_id: str, limit: int, now: float | None = None,
+          exclude: Collection[int] = ()) -> list[Claimed]:
+    """Take up to ``limit`` messages, at most one per sender, each the oldest of its sender
+    (``exclude``: row ids this worker parked; their senders wait behind them)."""
     if limit <= 0 or not has_pending():
         return []
     now = time.time() if now is None else now
     token = uuid.uuid4().hex
     eng = engine()
     with eng.begin() as conn:
-        conn.execute(_claim_statement(instance_id, token, limit, now, is_postgres(eng)))
+        conn.execute(_claim_statement(instance_id, token, limit, now, is_postgres(eng),
+                                      exclude))
         rows = conn.execute(select(inbox.c.id, inbox.c.attempts, inbox.c.failures,
                                    inbox.c.wamid_digest, inbox.c.payload)
                             .where(inbox.c.claim_token == token)

@@ -66,9 +66,26 @@ class GuardedEndpoint(EndpointConfig):
         try:
             return await super().request(*args, **kwargs)
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as error:
-            if _in_guarded_turn.get():
-                raise ActionServerUnavailable(type(error).__name__) from error
-            raise
+            if not _in_guarded_turn.get():
+                raise
+            if _action_name(kwargs) == SESSION_START:
+                # The first message of a session must not wait for the action server: the
+                # rules (and the emergency answer, a domain response) need only Rasa. Start
+                # the session as Rasa's default action would; if a later action of this turn
+                # needs the server, the turn is interrupted and replayed as usual, and the
+                # project's own session start then runs (it re-pauses a handed-off case).
+                return {"events": [{"event": "session_started"},
+                                   {"event": "action", "name": "action_listen"}],
+                        "responses": []}
+            raise ActionServerUnavailable(type(error).__name__) from error
+
+
+SESSION_START = "action_session_start"
+
+
+def _action_name(kwargs: dict[str, Any]) -> str | None:
+    body = kwargs.get("json")
+    return body.get("next_action") if isinstance(body, dict) else None
 
 
 def health_url(endpoint: EndpointConfig | None) -> str | None:

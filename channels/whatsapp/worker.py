@@ -11,8 +11,11 @@ message while an earlier one is pending or in flight). For each message:
    transaction that marks the row done. (Her last-message time, for the 24-hour window, was
    stored by the webhook with the message.)
 
-A turn the action server could not serve (turn_guard.py) is given back and the worker waits
-until the action server's health check answers. A turn that raises is retried, and kept as
+A turn the action server could not serve (turn_guard.py) is given back and that message is
+parked (its sender's later messages wait behind it) until the action server's health check
+answers, retried meanwhile with a growing pause; every other conversation goes on, so the
+answers that need only Rasa — the emergency answer first — keep reaching the women who write
+while the action server is down. A turn that raises is retried, and kept as
 ``failed`` after three tries. Stopping (SIGTERM) takes no new work and waits at most
 ``WHATSAPP_DRAIN_SECONDS`` for the turns in flight; what is left goes back to the inbox.
 """
@@ -48,6 +51,8 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 OutputFactory = Callable[[str | None], WhatsAppOutput]
 HEALTH_TIMEOUT = 2.0
 MAX_HEALTH_WAIT = 5.0
+PARK_FIRST_DELAY = 2.0  # seconds before a parked message is tried again (doubling)
+PARK_MAX_DELAY = 30.0
 # Acknowledgements first: while webhooks are being stored, no new turn starts (a turn holds
 # the event loop for tens of milliseconds at a time), for at most this long in a row.
 MAX_DEFER_SECONDS = 0.5
@@ -72,8 +77,11 @@ class InboxWorker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
-        self._blocked_until = 0.0  # action server or database trouble: take nothing
+        self._blocked_until = 0.0  # database trouble: take nothing
         self._health_task: asyncio.Task[Any] | None = None
+        # inbox row id → when to try it again (its turn needed the unreachable action server)
+        self._parked: dict[int, float] = {}
+        self._park_delay = PARK_FIRST_DELAY
         self.turns = 0  # turns run by this worker (for tests and logs)
 
     def nudge(self) -> None:
@@ -109,7 +117,10 @@ class InboxWorker:
         free = self.tuning.inbox_concurrency - len(self._tasks)
         if free <= 0:
             return
-        for claimed in await asyncio.to_thread(inbox.claim, self.instance_id, free):
+        self._parked = {row: due for row, due in self._parked.items() if due > now}
+        parked = list(self._parked)
+        for claimed in await asyncio.to_thread(inbox.claim, self.instance_id, free, None,
+                                               parked):
             task = asyncio.ensure_future(self._process(claimed))
             self._tasks.add(task)
             task.add_done_callback(self._done)
@@ -184,7 +195,8 @@ class InboxWorker:
         if isinstance(interrupted, ActionServerUnavailable):
             logger.warning("action server unreachable during the turn of %s; the message "
                            "waits in the inbox until it answers", ref)
-            self._blocked_until = time.monotonic() + 3600.0
+            self._parked[claimed.id] = time.monotonic() + self._park_delay
+            self._park_delay = min(PARK_MAX_DELAY, self._park_delay * 2)
             if self._health_task is None or self._health_task.done():
                 self._health_task = asyncio.ensure_future(self._wait_for_action_server())
         else:
@@ -193,7 +205,7 @@ class InboxWorker:
             self._blocked_until = max(self._blocked_until, time.monotonic() + 1.0)
 
     async def _wait_for_action_server(self) -> None:
-        """Take no work until the action server's health check answers."""
+        """When the action server's health check answers again, the parked messages go."""
         delay = 0.25
         try:
             if not self.action_health_url:
@@ -210,7 +222,8 @@ class InboxWorker:
                     await asyncio.sleep(delay)
                     delay = min(MAX_HEALTH_WAIT, delay * 2)
         finally:
-            self._blocked_until = time.monotonic()
+            self._parked.clear()
+            self._park_delay = PARK_FIRST_DELAY
             self.nudge()
 
     async def _already_saved(self, sender: str, message_id: str) -> bool:

@@ -322,3 +322,18 @@ async def test_shared_location_gives_the_nearest(dispatcher, services):
     await ActionInfoCentros().run(dispatcher, make_tracker([event]), DOMAIN)
     (message,) = dispatcher.messages
     assert message["response"] == "utter_centros_cercanos" and "Temuco" in message["servicios"]
+
+
+@pytest.mark.parametrize("estimate, expected", [(12, "utter_derivacion_fila"),
+                                                (960, "utter_derivacion_lugar")])
+def test_a_wait_of_hours_is_not_stated(queue, monkeypatch, estimate, expected):
+    from actions.handoff_actions import _handoff_message
+
+    ticket = queue.open_ticket("56911119999", "risk", RISK, "Relato de violencia")
+    monkeypatch.setattr(type(queue), "online_agents", lambda self, *a, **k: 1)
+    monkeypatch.setattr(type(queue), "estimated_wait_minutes", lambda self, *a, **k: estimate)
+    tracker = make_tracker([user_event("violencia_fisica", level="risk")],
+                           slots={"contacto_seguro": "sí, es seguro"})
+    response, values = _handoff_message(tracker, "risk", ticket.id)
+    assert response == expected
+    assert values["lugar"] == 1

@@ -107,6 +107,58 @@ async def test_a_turn_without_the_action_server_waits_and_runs_once_it_is_back(c
     assert [r.state for r in inbox_rows()] == ["done"]
 
 
+class SelectiveBot(Recorder):
+    """Needs the action server only for messages that ask for a ticket (as Rasa's rules do:
+    an emergency answer is a domain response, the ticket a custom action)."""
+
+    def __init__(self, agent: SimpleNamespace) -> None:
+        super().__init__(reply="Respuesta.")
+        self.agent = agent
+
+    async def __call__(self, message) -> None:
+        if "ticket" in (message.text or ""):
+            await self.agent.action_endpoint.request(json={"next_action": "action_handoff"},
+                                                     method="post")
+        await super().__call__(message)
+
+
+async def test_other_conversations_go_on_while_the_action_server_is_down(config, sim) -> None:
+    sock = bind()  # the action server is "down"
+    endpoint = EndpointConfig(url=f"http://127.0.0.1:{sock.getsockname()[1]}/webhook")
+    agent = SimpleNamespace(tracker_store=None, action_endpoint=endpoint,
+                            processor=SimpleNamespace(action_endpoint=endpoint))
+    other = "56933334444"
+    async with channel_server(config, SelectiveBot(agent), agent=agent) as (url, channel):
+        first = wh.encode(wh.update(messages=[wh.text_message(HER, "quiero un ticket")]))
+        second = wh.encode(wh.update(messages=[wh.text_message(other, "hola")]))
+        async with http_client() as client:
+            for body in (first, second):
+                answer = await client.post(url, content=body,
+                                           headers={wh.SIGNATURE_HEADER: wh.sign(body)})
+                assert answer.status_code == 200
+        await wait_for_outbound(sim.state, other, timeout=15)  # not blocked behind her
+        assert sim.state.outbound(HER) == []
+        async with serve(action_server(), sock=sock):
+            await wait_for_outbound(sim.state, HER, timeout=40)
+            await settle(channel)
+    assert [r.state for r in inbox_rows()] == ["done", "done"]
+
+
+async def test_a_session_starts_without_the_action_server(config) -> None:
+    """In an inbox turn, the project's session start falls back to Rasa's default events."""
+    from channels.whatsapp.turn_guard import guarded_turn
+
+    sock = bind()
+    endpoint = GuardedEndpoint(EndpointConfig(url=f"http://127.0.0.1:{sock.getsockname()[1]}"))
+    try:
+        with guarded_turn():
+            answer = await endpoint.request(json={"next_action": "action_session_start"},
+                                            method="post")
+    finally:
+        sock.close()
+    assert [e["event"] for e in answer["events"]] == ["session_started", "action"]
+
+
 async def test_outside_an_inbox_turn_the_endpoint_behaves_as_rasas(config) -> None:
     """An API-triggered action (not an inbox turn) gets Rasa's usual exception."""
     import aiohttp

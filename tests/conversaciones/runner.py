@@ -122,11 +122,8 @@ def with_dates(schedule: str) -> str:
 
 
 def stop_action_server(stack: Stack) -> None:
-    """The action server goes down (SIGTERM) for the cases that prove Rasa answers alone."""
-    for name, process in stack._procs:  # noqa: SLF001 - the stack has no public handle
-        if name == "actions" and process.poll() is None:
-            process.terminate()
-            process.wait(timeout=15)
+    """The action server goes down for the cases that prove Rasa answers alone."""
+    stack.kill("actions")
 
 
 def report(outcomes: list[Outcome]) -> int:
