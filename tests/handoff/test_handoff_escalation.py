@@ -184,16 +184,25 @@ async def test_acknowledgement_comes_again_after_the_cooldown(queue: HandoffQueu
     assert len(fake.requests) == 2
 
 
-async def test_no_acknowledgement_when_a_specialist_holds_the_case_or_for_media(
-        queue: HandoffQueue) -> None:
+async def test_media_while_waiting_gets_the_text_only_answer_once(queue: HandoffQueue) -> None:
+    queue.open_ticket(PHONE, "other", PERSON, "r")
+    fake = FakeRasa()
+    broker = make_broker(queue, fake)
+    for _ in range(2):
+        broker.publish(user_event("", "medio_no_soportado"))  # a voice note, twice
+        await broker.drain()
+    assert [json.loads(r.content)["metadata"]["utter_action"] for r in fake.requests] == [
+        "utter_solo_texto"]
+
+
+async def test_no_acknowledgement_when_a_specialist_holds_the_case(queue: HandoffQueue) -> None:
     ticket = queue.open_ticket(PHONE, "other", PERSON, "r")
     fake = FakeRasa()
     broker = make_broker(queue, fake)
-    broker.publish(user_event("[audio]", "medio_no_soportado"))  # the channel answered her
-    await broker.drain()
     agent = queue.create_agent("ana", "x")
     queue.claim(ticket.id, agent.id)
     broker.publish(user_event("gracias", "agradecer"))
+    broker.publish(user_event("", "medio_no_soportado"))
     await broker.drain()
     assert fake.requests == []
 
