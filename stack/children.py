@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,10 +65,15 @@ def spawn(name: str, args: Sequence[str], *, cwd: Path, env: dict[str, str],
     """Start ``args`` as the leader of a new process group, output appended to NAME.log."""
     log_path = log_dir / f"{name}.log"
     descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    # The kernel's «parent died» signal follows the THREAD that forked the child, not the
+    # process: a child started from another thread (a fault test restarting Rasa) would be
+    # killed as soon as that thread ends. Only children of the main thread get it.
+    on_parent_death = _die_with_parent if threading.current_thread() is threading.main_thread() \
+        else None
     with os.fdopen(descriptor, "ab") as log:
         process = subprocess.Popen(list(args), cwd=cwd, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+                                   start_new_session=True, preexec_fn=on_parent_death)
     return Child(name, process)
 
 

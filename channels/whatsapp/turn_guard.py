@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 from rasa.utils.endpoints import EndpointConfig
+
+logger = logging.getLogger(__name__)
 
 _in_guarded_turn: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "whatsapp_guarded_turn", default=False)
@@ -69,6 +72,8 @@ class GuardedEndpoint(EndpointConfig):
             if not _in_guarded_turn.get():
                 raise
             if _action_name(kwargs) == SESSION_START:
+                logger.warning("action server unreachable at a session start; the session "
+                               "starts without it")
                 # The first message of a session must not wait for the action server: the
                 # rules (and the emergency answer, a domain response) need only Rasa. Start
                 # the session as Rasa's default action would; if a later action of this turn
