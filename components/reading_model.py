@@ -13,6 +13,7 @@ times (leave-one-author-out) in seconds; components/reading_classifier.py wraps 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,20 @@ from typing import Any
 from components.text import normalize
 
 HEADS = ("kind", "now", "person")
+
+
+def _skops_io() -> Any:
+    """``skops.io``, imported without touching the process's logging. At import skops lists
+    scikit-learn's estimators, which imports ``numpy.distutils``, which swaps the root
+    logger's class and sets it to WARNING: Rasa's server would then log nothing at INFO
+    after the model loads (not even «Rasa server is up and running»)."""
+    root = logging.getLogger()
+    level, logger_class = root.level, root.__class__
+    import skops.io
+
+    root.__class__ = logger_class
+    root.setLevel(level)
+    return skops.io
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
 
 
@@ -106,15 +121,13 @@ class ReadingModel:
 
     # --- persistence (skops: no pickle of arbitrary code) ----------------------------------
     def save(self, directory: Path) -> None:
-        import skops.io as sio
-
+        sio = _skops_io()
         for head, model in self.models.items():
             sio.dump(model, directory / f"{head}.skops")
 
     @classmethod
     def load(cls, directory: Path, settings: ReadingSettings) -> ReadingModel:
-        import skops.io as sio
-
+        sio = _skops_io()
         models = {}
         for head in HEADS:
             path = directory / f"{head}.skops"

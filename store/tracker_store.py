@@ -47,6 +47,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,6 +116,9 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         keyring: KeyRing | None = None,
         **kwargs: Any,
     ) -> None:
+        if dialect == "sqlite" and db:
+            # a fresh clone has no var/ yet: SQLite cannot create a file in a missing folder
+            Path(db).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         super().__init__(domain, dialect, host, port, db, username, password, event_broker,
                          login_db, query, **kwargs)
         if self.engine.dialect.name == "sqlite":

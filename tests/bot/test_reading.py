@@ -205,3 +205,18 @@ def test_gate_passes_a_good_model_and_names_each_failure():
                                        "macro_f1_levels": 0.85}, 0.9))
     assert len(failures) == 3
     assert any("emergencias" in f for f in failures) and any("TF-IDF" in f for f in failures)
+
+
+def test_loading_the_reading_model_leaves_the_server_logging_as_it_was():
+    """skops' import used to set the root logger to WARNING (via numpy.distutils): Rasa then
+    logged nothing at INFO after loading the model. Checked in a fresh interpreter, where
+    skops is not imported yet."""
+    import subprocess
+    import sys
+
+    probe = ("import logging; root = logging.getLogger(); root.setLevel(logging.INFO); "
+             "from components.reading_model import _skops_io; _skops_io(); "
+             "print(root.level, type(logging.getLogger()).__name__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=True).stdout.split()
+    assert out == [str(20), "RootLogger"]

@@ -171,3 +171,13 @@ def test_every_cell_reader_sees_plain_text_when_there_is_some(tmp_path):
     engine.dispose()
     assert "vivo en Puente Alto" in every_cell(url)
     assert leaks(url, ["Puente Alto", PHONE]) == ["Puente Alto"]
+
+
+def test_a_fresh_clone_without_var_gets_its_folder(tmp_path, domain, ring):
+    """`rasa run` on a fresh clone: var/ does not exist yet; SQLite cannot create a file in a
+    missing folder, and Rasa's server used to stop with «no such table: main.events»."""
+    from store.tracker_store import EncryptedSQLTrackerStore
+
+    path = tmp_path / "var" / "tracker.db"
+    EncryptedSQLTrackerStore(domain, dialect="sqlite", db=str(path), keyring=ring)
+    assert path.exists() and (path.parent.stat().st_mode & 0o777) == 0o700
