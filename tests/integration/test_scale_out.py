@@ -165,7 +165,7 @@ async def _conversations(stack: Stack, burst: Burst, timeout: float = 120.0,
         expected = sum(len(texts) for texts in burst.senders.values())
         now = time.monotonic()
         if total >= expected or now > deadline or now - changed > quiet:
-            await asyncio.sleep(3)  # let the last answers reach the phones
+            await asyncio.sleep(3)  # let the last turns finish
             return events
         await asyncio.sleep(1)
 
@@ -244,9 +244,25 @@ class Outcome:
         return result
 
 
+def _phones(stack: Stack, events: dict[str, list], timeout: float = 90.0) -> dict[str, list]:
+    """What each phone received, once it holds every stored answer or after ``timeout``.
+
+    The sender paces messages to one phone as Meta requires (a short burst, then one every
+    few seconds: channels/whatsapp/pacing.py), so after a burst the last answers of a busy
+    conversation reach her phone some seconds after they were stored."""
+    deadline = time.monotonic() + timeout
+    while True:
+        phones = {w: _phone(stack, w) for w in events}
+        behind = [w for w, evs in events.items()
+                  if len(phones[w]) < sum(isinstance(e, BotUttered) for e in evs)]
+        if not behind or time.monotonic() > deadline:
+            return phones
+        time.sleep(1)
+
+
 def _outcome(stack: Stack, burst: Burst) -> Outcome:
     events = asyncio.run(_conversations(stack, burst))
-    return Outcome(burst, events, {w: _phone(stack, w) for w in burst.senders})
+    return Outcome(burst, events, _phones(stack, events))
 
 
 @pytest.fixture(scope="module")
