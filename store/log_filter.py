@@ -39,7 +39,7 @@ _KEYS = ("text|message|body|request_body|tracker|latest_message|events|user_mess
          "user_text|response_text|tracker_latest_message|rasa_events?|slots|slot_values|"
          "input_channel_text|caption|title|name|address|metadata|value")
 _KEY_VALUE = re.compile(
-    r"""(?P<key>["']?\b(?:""" + _KEYS + r""")["']?\s*[:=]\s*)"""
+    r"""(?P<key>["']?\b(?:""" + _KEYS + r""")["']?(?:\s*:\s*|=))"""
     r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,}\]]+)""",
     re.IGNORECASE)
 # everything after these markers is a request or statement body: cut to the end of the line
@@ -50,13 +50,15 @@ _RECEIVED = re.compile(r"(Received user message ).*?( with intent|$)", re.MULTIL
 _QUOTED = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
 
 
-def scrub(text: str, quoted: bool = False) -> str:
-    """``text`` without phone numbers, message text or tracker bodies (see the module)."""
+def scrub(text: str, quoted: bool = False, code: bool = False) -> str:
+    """``text`` without phone numbers, message text or tracker bodies (see the module).
+    ``code``: a source line of a traceback, where only numbers are removed."""
     if not text:
         return text
-    text = _BODY_TAIL.sub(lambda m: m.group("marker") + REDACTED, text)
-    text = _RECEIVED.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
-    text = _KEY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
+    if not code:
+        text = _BODY_TAIL.sub(lambda m: m.group("marker") + REDACTED, text)
+        text = _RECEIVED.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
+        text = _KEY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
     if quoted:
         text = _QUOTED.sub(REDACTED, text)
     text = _CHILEAN_MOBILE.sub(NUMBER, text)
@@ -72,8 +74,9 @@ def _without_digit_runs(match: re.Match[str]) -> str:
 
 def scrub_traceback(text: str, quoted: bool = False) -> str:
     """A formatted traceback: the exception lines (not indented: ``ValueError: …``) also
-    lose their quoted strings; the indented source lines are code and keep them."""
-    lines = [scrub(line, quoted or not line[:1].isspace()) for line in text.split("\n")]
+    lose their quoted strings; the indented frame and source lines are code and keep them."""
+    lines = [scrub(line, quoted=False, code=True) if line[:1].isspace()
+             else scrub(line, quoted=True) for line in text.split("\n")]
     return "\n".join(lines)
 
 
