@@ -267,8 +267,9 @@ class Stack:
             rotate_logs(self.log_dir)
             self.ensure_data_key()
             if self.simulator:
-                self._spawn("simulator", [sys.executable, "-m", "stack.quiet", "simulator", "--host",
-                                          self.bind_host, "--port", str(self.ports.simulator),
+                self._spawn("simulator", [sys.executable, "-m", "stack.quiet", "simulator",
+                                          "--host", self.bind_host,
+                                          "--port", str(self.ports.simulator),
                                           "--webhook-url", self.webhook_url])
             self._spawn("actions", [sys.executable, "-m", "stack.quiet", "actions.server",
                                     "--actions", "actions", "--port", str(self.ports.actions)])

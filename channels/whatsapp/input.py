@@ -8,8 +8,9 @@ through the outbox (sender.py).
 
 Answers: 401/403 for a missing or wrong signature (nothing is stored); 413 from Sanic for a
 body over 1 MB (the channel lowers the server's REQUEST_MAX_SIZE, 100 MB by default, so such
-a body is refused before it is buffered); 400 for a body that is not JSON; 503 if the database cannot store it (Meta delivers it again later); 200 for
-everything else that is signed, including items we cannot use (recorded as skipped).
+a body is refused before it is buffered); 400 for a body that is not JSON; 503 if the
+database cannot store it (Meta delivers it again later); 200 for everything else that is
+signed, including items we cannot use (recorded as skipped).
 
 Also: ``GET /webhooks/whatsapp/`` (alive) and ``GET /webhooks/whatsapp/ready`` (readiness.py).
 """

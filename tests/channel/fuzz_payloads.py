@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from channels.whatsapp.config import SANDBOX_PHONE_NUMBER_ID
 
-MESSAGE_TYPES = ["text", "text", "text", "text", "interactive", "button", "location", "image", "audio", "video",
+MESSAGE_TYPES = ["text", "text", "text", "text",  # most messages are text
+                 "interactive", "button", "location", "image", "audio", "video",
                  "document", "sticker", "contacts", "reaction", "revoke", "edit", "system",
                  "request_welcome", "unsupported", "order"]
 
