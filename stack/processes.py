@@ -241,6 +241,11 @@ class Stack:
                 "--credentials", str(self._credentials_file()), "--interface", self.bind_host,
                 "--port", str(port), "--logging-config-file", str(LOGGING_CONFIG)]
 
+    def _actions_args(self) -> list[str]:
+        """The action server behind the shared secret (actions/server.py)."""
+        return [sys.executable, "-m", "stack.quiet", "actions.server", "--actions", "actions",
+                "--port", str(self.ports.actions)]
+
     def start_rasa(self, name: str) -> Child:
         """Start (or restart, after a fault test killed it) one Rasa instance."""
         index = self.rasa_names().index(name)
@@ -271,8 +276,7 @@ class Stack:
                                           "--host", self.bind_host,
                                           "--port", str(self.ports.simulator),
                                           "--webhook-url", self.webhook_url])
-            self._spawn("actions", [sys.executable, "-m", "stack.quiet", "actions.server",
-                                    "--actions", "actions", "--port", str(self.ports.actions)])
+            self._spawn("actions", self._actions_args())
             for name in self.rasa_names():
                 self.start_rasa(name)
             if self.topology.proxied:
