@@ -34,14 +34,19 @@ _TOKEN = re.compile(r"[0-9A-Za-z]+")
 _HEX_ID = re.compile(r"(?=[0-9a-f]*[a-f])[0-9a-f]+")
 _HEX_ID_LENGTHS = frozenset({12, 16, 24, 32, 40, 64})  # log ids, uuids, digests: not numbers
 # keys whose value is her words, her number or a whole tracker
+# (also with a prefix: structlog's ``parse_data_text=``, ``tracker_latest_message=``)
 _KEYS = ("text|message|body|request_body|tracker|latest_message|events|user_message|"
          "parse_data|sender_id|sender|recipient_id|recipient|wa_id|from|to|phone|"
-         "user_text|response_text|tracker_latest_message|rasa_events?|slots|slot_values|"
-         "input_channel_text|caption|title|name|address|metadata|value")
-_KEY_VALUE = re.compile(
-    r"""(?P<key>["']?\b(?:""" + _KEYS + r""")["']?(?:\s*:\s*|=))"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,}\]]+)""",
-    re.IGNORECASE)
+         "slots|slot_values|entities|caption|title|name|address|metadata|value")
+_KEY = r"""["']?\b(?:\w+_)?(?:""" + _KEYS + r""")["']?"""
+_QUOTED_VALUE = r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+# ``key: value`` / ``"key": value``: a quoted value or one token
+_KEY_COLON = re.compile(r"(?P<key>" + _KEY + r"\s*:\s*)(?P<value>" + _QUOTED_VALUE
+                        + r"""|[^\s,}\]]+)""", re.IGNORECASE)
+# ``key=value``: a quoted value, or everything up to the next ``other_key=`` (structlog's
+# console renderer prints text unquoted, spaces included)
+_KEY_EQUALS = re.compile(r"(?P<key>" + _KEY + r"=)(?P<value>" + _QUOTED_VALUE
+                         + r"|(?:(?!\s\w+=)[^\n])+)", re.IGNORECASE)
 # everything after these markers is a request or statement body: cut to the end of the line
 _BODY_TAIL = re.compile(
     r"""(?P<marker>\bbody=|["']?request_body["']?\s*[:=]\s*|\[parameters:\s*).*""",
@@ -58,7 +63,8 @@ def scrub(text: str, quoted: bool = False, code: bool = False) -> str:
     if not code:
         text = _BODY_TAIL.sub(lambda m: m.group("marker") + REDACTED, text)
         text = _RECEIVED.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
-        text = _KEY_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
+        text = _KEY_COLON.sub(lambda m: m.group("key") + REDACTED, text)
+        text = _KEY_EQUALS.sub(lambda m: m.group("key") + REDACTED, text)
     if quoted:
         text = _QUOTED.sub(REDACTED, text)
     text = _CHILEAN_MOBILE.sub(NUMBER, text)

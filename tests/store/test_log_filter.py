@@ -51,6 +51,8 @@ def test_the_tracker_an_action_server_500_echoes_is_cut() -> None:
 @pytest.mark.parametrize("line", [
     f'{{"event": "processor.message.parse", "text": "{HER_TEXT}", "level": "debug"}}',
     f"processor.message.parse text='{HER_TEXT}' parse_data_entities=[]",
+    f"processor.message.parse parse_data_text={HER_TEXT} parse_data_intent={{}}",
+    f"processor.message.parse parse_data_entities=[] parse_data_text={HER_TEXT}",
     f"Received user message '{HER_TEXT}' with intent '{{}}' and entities '[]'",
     f"{{'text': '{HER_TEXT}', 'intent': {{'name': 'violencia_fisica'}}}}",
     f"(sqlite3.OperationalError) database is locked [SQL: INSERT INTO inbox VALUES (?, ?)] "
