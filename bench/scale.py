@@ -67,7 +67,8 @@ class Meters:
 
         values = {name: procstat.cpu_seconds(procstat.group_pids(pid))
                   for name, pid in self.groups().items()}
-        engine = sa.create_engine(self.database_url, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(self.database_url, poolclass=sa.pool.NullPool,
+                                   hide_parameters=True)
         with engine.connect() as connection:
             row = connection.execute(sa.text(
                 "SELECT xact_commit + xact_rollback, tup_inserted, tup_returned + tup_fetched "
@@ -238,7 +239,7 @@ def run(model: Path, repeats: int = 3) -> dict[str, Any]:
                 for name in ("DATABASE_URL", "REDIS_KEY_PREFIX", "HELPLINE_DATA_KEY",
                              "ACTION_SERVER_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB",
                              "REDIS_PASSWORD", "TRACKER_CACHE_SIZE", "RASA_URL",
-                             "RASA_API_TOKEN"):
+                             "RASA_API_TOKEN", "ACTION_SERVER_TOKEN"):
                     os.environ[name] = stack.env()[name]
                 return await _run(stack, sink, starter, f"http://127.0.0.1:{port}",
                                   database_url, repeats, model, stack.log_dir)

@@ -7,6 +7,17 @@ import unicodedata
 
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _SPACES = re.compile(r"\s+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate (valid JSON, ``"\\ud83d"``, but not
+    encodable as UTF-8: spaCy, the database and the logs all raise on it) replaced by U+FFFD;
+    a surrogate pair left as two characters becomes the character it encodes."""
+    if not _SURROGATES.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def strip_accents(text: str) -> str:
@@ -31,9 +42,10 @@ def neutralize_intent_syntax(text: str | None) -> str:
 
     The one filter for every entry point (WhatsApp channel, triage command, tests): strips
     leading whitespace and slashes until neither is left, so ``" / /restart"`` becomes
-    ``"restart"``.
+    ``"restart"``; lone surrogates become U+FFFD (the NLU would raise on them, and she would
+    get no answer).
     """
-    text = text or ""
+    text = without_lone_surrogates(text or "")
     while True:
         text = text.lstrip()
         if not text.startswith("/"):

@@ -29,6 +29,7 @@ from stack.topology import EMBEDDED_ENDPOINTS, Topology, TopologyError, producti
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BIND_HOST = "127.0.0.1"
+LOGGING_CONFIG = ROOT / "logging.yml"  # Rasa's logging, through the log scrubber
 
 # Python warnings that Rasa, TensorFlow and SQLAlchemy print by the hundred at each start
 QUIET_WARNINGS = ("ignore::DeprecationWarning,ignore::PendingDeprecationWarning,"
@@ -86,6 +87,8 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir = self.state_dir / "logs"
         self.api_token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
+        # the secret Rasa sends to the action server (endpoints files, actions/server.py)
+        self.action_token = os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32)
         self.log_hash_key = secrets.token_urlsafe(24)  # one per run: ids match across logs
         if self.simulator is None:
             self.simulator = not os.environ.get("WHATSAPP_ACCESS_TOKEN")
@@ -139,7 +142,8 @@ class Stack:
             PYTHONPATH=str(ROOT),
             RASA_URL=self.rasa_url,
             RASA_API_TOKEN=self.api_token,
-            SANIC_HOST=self.bind_host,  # rasa_sdk's action server reads it
+            ACTION_SERVER_TOKEN=self.action_token,
+            SANIC_HOST=self.bind_host,  # the action server reads it
         )
         env.setdefault("LOG_HASH_KEY", self.log_hash_key)
         if not env.get("HELPLINE_DATA_KEY"):
@@ -231,10 +235,16 @@ class Stack:
         return [f"rasa-{i + 1}" for i in range(self.rasa_instances)]
 
     def _rasa_args(self, port: int) -> list[str]:
-        return [sys.executable, "-m", "stack.quiet", "rasa", "run", "--enable-api", "--auth-token", self.api_token,
-                "--model", str(self.model), "--endpoints", str(self._endpoints_file()),
+        return [sys.executable, "-m", "stack.quiet", "rasa", "run", "--enable-api",
+                "--auth-token", self.api_token, "--model", str(self.model),
+                "--endpoints", str(self._endpoints_file()),
                 "--credentials", str(self._credentials_file()), "--interface", self.bind_host,
-                "--port", str(port)]
+                "--port", str(port), "--logging-config-file", str(LOGGING_CONFIG)]
+
+    def _actions_args(self) -> list[str]:
+        """The action server behind the shared secret (actions/server.py)."""
+        return [sys.executable, "-m", "stack.quiet", "actions.server", "--actions", "actions",
+                "--port", str(self.ports.actions)]
 
     def start_rasa(self, name: str) -> Child:
         """Start (or restart, after a fault test killed it) one Rasa instance."""
@@ -262,17 +272,17 @@ class Stack:
             rotate_logs(self.log_dir)
             self.ensure_data_key()
             if self.simulator:
-                self._spawn("simulator", [sys.executable, "-m", "simulator", "--host",
-                                          self.bind_host, "--port", str(self.ports.simulator),
+                self._spawn("simulator", [sys.executable, "-m", "stack.quiet", "simulator",
+                                          "--host", self.bind_host,
+                                          "--port", str(self.ports.simulator),
                                           "--webhook-url", self.webhook_url])
-            self._spawn("actions", [sys.executable, "-m", "stack.quiet", "rasa_sdk", "--actions", "actions",
-                                    "--port", str(self.ports.actions)])
+            self._spawn("actions", self._actions_args())
             for name in self.rasa_names():
                 self.start_rasa(name)
             if self.topology.proxied:
                 self._start_nginx()
             if self.console:
-                self._spawn("console", [sys.executable, "-m", "console", "--host",
+                self._spawn("console", [sys.executable, "-m", "stack.quiet", "console", "--host",
                                         self.bind_host, "--port", str(self.ports.console)])
             self.wait_ready(timeout)
         except BaseException:

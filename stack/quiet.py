@@ -1,10 +1,12 @@
 """``python -m stack.quiet MODULE [ARGS…]``: run MODULE as ``__main__`` without Python's
-deprecation warnings.
+deprecation warnings, and with every log record scrubbed of phone numbers and message text
+(``store/log_filter.py``).
 
 Rasa's dependencies print hundreds of DeprecationWarning/FutureWarning lines at each start
 (``PYTHONWARNINGS`` alone is not enough: Sanic turns them back on when it is imported). The
-stack starts Rasa and the action server through this module, which drops those categories
-where every warning is shown; other warnings still reach the log.
+stack starts every Python process (Rasa, the action server, the console, the simulator)
+through this module, which drops those categories where every warning is shown; other
+warnings still reach the log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import runpy
 import sys
 import warnings
+
+from store import log_filter
 
 QUIET = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 _show = warnings.showwarning
@@ -27,6 +31,7 @@ def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m stack.quiet MODULE [ARGS…]")
     warnings.showwarning = _show_unless_quiet
+    log_filter.install()
     module = sys.argv[1]
     sys.argv = [module, *sys.argv[2:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -44,7 +44,7 @@ def postgres_problem(url: str | None = None) -> str | None:
     parts = urlsplit(url)
     if not answers(parts.hostname or "127.0.0.1", parts.port or 5432):
         return f"PostgreSQL is not listening at {parts.hostname}:{parts.port or 5432}"
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, hide_parameters=True)
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
@@ -79,7 +79,7 @@ def temporary_database(base_url: str | None = None, prefix: str = "t") -> Iterat
     base_url = base_url or default_database_url()
     name = f"{prefix}_{secrets.token_hex(6)}"
     admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool,
-                             isolation_level="AUTOCOMMIT")
+                             isolation_level="AUTOCOMMIT", hide_parameters=True)
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:

@@ -24,8 +24,10 @@ def database_url() -> str:
 
 def make_engine(url: str | None = None, **options: object) -> Engine:
     """A new engine; SQLite gets WAL mode and a busy timeout so several processes can share it.
-    ``options`` go to ``create_engine`` (e.g. a ``poolclass``)."""
+    ``options`` go to ``create_engine`` (e.g. a ``poolclass``). Statement parameters never
+    appear in SQLAlchemy's errors or logs (``hide_parameters``): they may be her words."""
     url = url or database_url()
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

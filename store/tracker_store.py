@@ -56,6 +56,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.orm import sessionmaker
 
 from store.crypto import InvalidToken, KeyRing, data_keyring
 from store.privacy import log_id
@@ -93,6 +94,16 @@ def _sqlite_write_ahead_log(engine: sa.engine.Engine) -> None:
     engine.dispose()  # connections opened by Rasa's __init__ lack the pragmas
 
 
+def _without_logged_parameters(engine: sa.engine.Engine) -> sa.engine.Engine:
+    """Rasa's engine again, with ``hide_parameters``: statement parameters never appear in
+    SQLAlchemy's errors or logs (Rasa's own engine would print them on a failure)."""
+    from rasa.core.tracker_store import create_engine_kwargs
+
+    url = engine.url
+    engine.dispose()
+    return sa.create_engine(url, hide_parameters=True, **create_engine_kwargs(url))
+
+
 class TrackerDecryptionError(RuntimeError):
     """A tracker row was written with a key that is not in ``HELPLINE_DATA_KEY``."""
 
@@ -121,6 +132,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
             Path(db).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         super().__init__(domain, dialect, host, port, db, username, password, event_broker,
                          login_db, query, **kwargs)
+        self.engine = _without_logged_parameters(self.engine)
+        self.sessionmaker = sessionmaker(bind=self.engine)
         if self.engine.dialect.name == "sqlite":
             _sqlite_write_ahead_log(self.engine)
         self.keyring = keyring or data_keyring()

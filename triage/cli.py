@@ -2,19 +2,25 @@
 
 Uses the newest model in models/ (the Makefile trains one first if there is none). The model
 is loaded once; Rasa's and TensorFlow's logs go to stderr so stdout carries only JSON lines.
+
+Any input is read: lines are split at ``\n`` and decoded as UTF-8 with invalid bytes (and
+encoded surrogates) replaced by U+FFFD; the ``text`` of each output line is that decoded line.
+Output is always UTF-8, whatever the locale.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -75,13 +81,27 @@ class Triager:
         }
 
 
-async def _run(stream: TextIO, out: TextIO, model: Path) -> int:
-    triager = Triager(model)
-    for line in stream:
-        result = await triager.read(line.rstrip("\r\n"))
+class Reader(Protocol):
+    async def read(self, text: str) -> dict[str, Any]: ...
+
+
+def input_lines(stream: BinaryIO) -> Iterator[str]:
+    """Each line of ``stream`` (bytes), without its ``\n`` / ``\r\n``, decoded as UTF-8 with
+    U+FFFD for what is not (a bad byte must not stop the whole file)."""
+    for raw in stream:
+        yield raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace")
+
+
+async def run_lines(stream: BinaryIO, out: TextIO, triager: Reader) -> int:
+    for line in input_lines(stream):
+        result = await triager.read(line)
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
     return 0
+
+
+async def _run(stream: BinaryIO, out: TextIO, model: Path) -> int:
+    return await run_lines(stream, out, Triager(model))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,10 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Rasa and TensorFlow may print to stdout while loading: keep stdout for JSON only.
     real_stdout = sys.stdout
+    out = io.TextIOWrapper(real_stdout.buffer, encoding="utf-8", newline="\n",
+                           write_through=True)
     sys.stdout = sys.stderr
     try:
-        return asyncio.run(_run(sys.stdin, real_stdout, model))
+        return asyncio.run(_run(sys.stdin.buffer, out, model))
     finally:
+        out.detach()
         sys.stdout = real_stdout
 
 

@@ -8,9 +8,11 @@ token are required; a missing one stops the server at startup.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
 
 from rasa.shared.exceptions import RasaException
 
@@ -27,6 +29,13 @@ REQUIRED_WITH_TOKEN = (
     "WHATSAPP_APP_SECRET",
     "WHATSAPP_VERIFY_TOKEN",
 )
+
+
+SANDBOX_SECRETS = {
+    "WHATSAPP_ACCESS_TOKEN": SANDBOX_ACCESS_TOKEN,
+    "WHATSAPP_APP_SECRET": SANDBOX_APP_SECRET,
+    "WHATSAPP_VERIFY_TOKEN": SANDBOX_VERIFY_TOKEN,
+}
 
 
 class WhatsAppConfigError(RasaException):
@@ -116,9 +125,14 @@ def load_config(env: Mapping[str, str] | None = None) -> WhatsAppConfig:
                 + ", ".join(missing)
                 + ". Set them, or unset WHATSAPP_ACCESS_TOKEN to use the local simulator."
             )
+        _refuse_sandbox_secrets(get)
     api_url = (get("WHATSAPP_API_URL") or (SANDBOX_API_URL if sandbox else GRAPH_API_URL))
     if not api_url.startswith(("http://", "https://")):
         raise WhatsAppConfigError("WHATSAPP_API_URL must start with http:// or https://")
+    if not sandbox and api_url.startswith("http://") and not is_loopback_url(api_url):
+        raise WhatsAppConfigError(
+            "WHATSAPP_API_URL uses http:// on a host that is not this machine: the access "
+            "token and her messages would cross the network unencrypted. Use https://.")
     return WhatsAppConfig(
         access_token=token or SANDBOX_ACCESS_TOKEN,
         phone_number_id=get("WHATSAPP_PHONE_NUMBER_ID") or SANDBOX_PHONE_NUMBER_ID,
@@ -130,3 +144,26 @@ def load_config(env: Mapping[str, str] | None = None) -> WhatsAppConfig:
         sandbox=sandbox,
         tuning=Tuning.from_env(env),
     )
+
+
+def _refuse_sandbox_secrets(get: Callable[[str], str | None]) -> None:
+    """Real mode with a secret everybody knows (it is in this repository) is refused."""
+    public = [name for name, value in SANDBOX_SECRETS.items() if get(name) == value]
+    if public:
+        raise WhatsAppConfigError(
+            "real mode (WHATSAPP_ACCESS_TOKEN set) with the public sandbox value of "
+            + ", ".join(public) + ": set the real secrets from the Meta app")
+
+
+def is_loopback_url(url: str) -> bool:
+    """True if ``url``'s host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from components.text import without_lone_surrogates
+
 MEDIA_TYPES = frozenset({"image", "video", "document", "sticker", "audio", "contacts"})
 REPLY_INTERACTIVE_TYPES = frozenset({"button_reply", "list_reply"})
 NUMBER_CHANGE_TYPES = frozenset({"customer_changed_number", "user_changed_number"})
@@ -123,12 +125,14 @@ def _str(obj: dict[str, Any], key: str, what: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value:
         raise _BadItem(f"malformed:{what}.{key}")
-    return value
+    return without_lone_surrogates(value)
 
 
 def _opt_str(obj: dict[str, Any], key: str) -> str | None:
+    """A non-empty string field; every string we keep passes here or through ``_str``, so
+    none carries a lone surrogate (valid JSON, but not storable as UTF-8)."""
     value = obj.get(key)
-    return value if isinstance(value, str) and value else None
+    return without_lone_surrogates(value) if isinstance(value, str) and value else None
 
 
 def _list(value: Any, what: str) -> list[Any]:
@@ -143,9 +147,14 @@ def _timestamp(obj: dict[str, Any]) -> str | None:
     value = obj.get("timestamp")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if isinstance(value, str) and value.isdigit() and len(value) <= 12:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
         return value
     return None
+
+
+def _small_int(value: Any) -> bool:
+    """An integer that fits a database INTEGER column (Meta's error codes do)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -2**31 < value < 2**31
 
 
 def _error_code(errors: Any) -> str | None:
@@ -179,8 +188,9 @@ def _location(base: dict[str, Any], msg: dict[str, Any]) -> InboundMessage:
         "longitude": _coordinate(loc, "longitude", 180),
     }
     for key in ("name", "address"):
-        if _opt_str(loc, key):
-            location[key] = loc[key]
+        value = _opt_str(loc, key)
+        if value:
+            location[key] = value
     return InboundMessage(**base, kind="location", location=location)
 
 
@@ -235,7 +245,7 @@ def classify_message(raw: Any, value_errors: Any = None) -> InboundMessage | Inb
     """What one ``value.messages[]`` item is. Never raises."""
     if not isinstance(raw, dict):
         return InboundEvent(InboundKind.UNUSABLE, detail="malformed:message")
-    sender = raw.get("from") if isinstance(raw.get("from"), str) and raw.get("from") else None
+    sender = _opt_str(raw, "from")
     base = {"message_id": _opt_str(raw, "id"), "sender": sender,
             "timestamp": _timestamp(raw), "type": _opt_str(raw, "type") or "unknown"}
     errors = _error_code(raw.get("errors")) or _error_code(value_errors)
@@ -267,7 +277,8 @@ def _classify(base: dict[str, Any], msg: dict[str, Any],
         body = _dict(msg.get("text"), "text")
         if not isinstance(body.get("body"), str):
             raise _BadItem("malformed:text.body")
-        return InboundMessage(**message_base, kind="text", text=body["body"])
+        return InboundMessage(**message_base, kind="text",
+                              text=without_lone_surrogates(body["body"]))
     if kind == "interactive":
         return _interactive(message_base, msg)
     if kind == "button":
@@ -286,7 +297,7 @@ def parse_status(raw: Any) -> InboundStatus:
     errors = _list(status.get("errors"), "status.errors")
     if errors and isinstance(errors[0], dict):
         first = errors[0]
-        if isinstance(first.get("code"), int) and not isinstance(first.get("code"), bool):
+        if _small_int(first.get("code")):
             code = first["code"]
         title = _opt_str(first, "title")
     return InboundStatus(

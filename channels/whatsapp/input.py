@@ -6,9 +6,11 @@ and only then answer 200 — a 200 is a promise, Meta never
 sends that message again. The Rasa turns run from the inbox (worker.py), the replies leave
 through the outbox (sender.py).
 
-Answers: 401/403 for a missing or wrong signature (nothing is stored); 400 for a body over
-1 MB or not JSON; 503 if the database cannot store it (Meta delivers it again later); 200 for
-everything else that is signed, including items we cannot use (recorded as skipped).
+Answers: 401/403 for a missing or wrong signature (nothing is stored); 413 from Sanic for a
+body over 1 MB (the channel lowers the server's REQUEST_MAX_SIZE, 100 MB by default, so such
+a body is refused before it is buffered); 400 for a body that is not JSON; 503 if the
+database cannot store it (Meta delivers it again later); 200 for everything else that is
+signed, including items we cannot use (recorded as skipped).
 
 Also: ``GET /webhooks/whatsapp/`` (alive) and ``GET /webhooks/whatsapp/ready`` (readiness.py).
 """
@@ -42,11 +44,20 @@ from channels.whatsapp.worker import OnNewMessage
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
+# The whole server's (Rasa's) request limit: Meta's webhooks and Rasa's API calls are small.
+REQUEST_MAX_BYTES = 1_048_576
 WEBHOOK_DB_THREADS = 2  # webhook writes (one batch at a time) and readiness checks
 
 
 def _bad_request(reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=400)
+
+
+def limit_request_size(app: Any, limit: int = REQUEST_MAX_BYTES) -> None:
+    """Lower the server's body limit to ``limit`` (never raise it); Sanic reads it for each
+    new connection and answers 413 without buffering more."""
+    current = int(getattr(app.config, "REQUEST_MAX_SIZE", limit) or limit)
+    app.config.REQUEST_MAX_SIZE = min(current, limit)
 
 
 class WhatsAppInput(InputChannel):
@@ -103,6 +114,10 @@ class WhatsAppInput(InputChannel):
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request)
+
+        @bp.listener("before_server_start")
+        async def _limit(app: Any, _loop: Any) -> None:
+            limit_request_size(app)
 
         @bp.listener("after_server_start")
         async def _start(app: Any, _loop: Any) -> None:

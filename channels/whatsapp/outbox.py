@@ -267,8 +267,13 @@ def prune(older_than_seconds: float, now: float | None = None) -> int:
 # --- statuses from the webhook (inside its transaction) --------------------------------------
 
 def _callback_id(callback: str | None) -> int | None:
-    if callback and callback.startswith(CALLBACK_PREFIX) and callback[3:].isdigit():
-        return int(callback[3:])
+    """Our outbox row id inside Meta's callback data; None for anything else (a forged or
+    garbled value must not reach the database as an out-of-range integer)."""
+    if not callback or not callback.startswith(CALLBACK_PREFIX):
+        return None
+    digits = callback[len(CALLBACK_PREFIX):]
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return int(digits)
     return None
 
 

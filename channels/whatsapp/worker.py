@@ -53,6 +53,8 @@ HEALTH_TIMEOUT = 2.0
 MAX_HEALTH_WAIT = 5.0
 PARK_FIRST_DELAY = 2.0  # seconds before a parked message is tried again (doubling)
 PARK_MAX_DELAY = 30.0
+RECORD_RETRY_FIRST_DELAY = 0.2  # a failed turn whose failure cannot be recorded (doubling)
+RECORD_RETRY_MAX_DELAY = 5.0
 # Acknowledgements first: while webhooks are being stored, no new turn starts (a turn holds
 # the event loop for tens of milliseconds at a time), for at most this long in a row.
 MAX_DEFER_SECONDS = 0.5
@@ -158,11 +160,29 @@ class InboxWorker:
         except TurnInterrupted as interrupted:
             await self._interrupted(claimed, interrupted, ref)
         except Exception as error:  # noqa: BLE001 - one bad turn must not stop the others
-            state = await asyncio.to_thread(inbox.record_failure, claimed,
-                                            f"error:{type(error).__name__}")
-            log = logger.error if state is InboxState.FAILED else logger.warning
-            log("turn of %s raised %s (%s)", ref, type(error).__name__, state.value,
-                exc_info=True)
+            await self._record_failure(claimed, error, ref)
+
+    async def _record_failure(self, claimed: Claimed, error: Exception, ref: str) -> None:
+        """Count the failed turn. If even that fails (the database is locked or down), try
+        again until it works: a row left «processing» by a live instance is never taken back,
+        and her later messages would wait behind it until this instance stops."""
+        delay = RECORD_RETRY_FIRST_DELAY
+        while True:
+            try:
+                state = await asyncio.to_thread(inbox.record_failure, claimed,
+                                                f"error:{type(error).__name__}")
+                break
+            except Exception as cannot:  # noqa: BLE001
+                if self._stopping:
+                    return  # stop() gives back everything this instance holds
+                logger.warning("turn of %s raised %s and the inbox cannot record it (%s); "
+                               "trying again in %.1f s", ref, type(error).__name__,
+                               type(cannot).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(RECORD_RETRY_MAX_DELAY, delay * 2)
+        log = logger.error if state is InboxState.FAILED else logger.warning
+        log("turn of %s raised %s (%s)", ref, type(error).__name__, state.value,
+            exc_info=error)
 
     async def _turn(self, claimed: Claimed) -> None:
         message = claimed.message

@@ -130,3 +130,13 @@ def test_bad_triage_file_gets_a_clear_spanish_error(tmp_path, content, message):
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         load_triage_map(path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("hola \ud83d", "hola \ufffd"), ("\udcff/restart", "\ufffd/restart"),
+    ("\ud83d\ude00 ayuda", "\U0001F600 ayuda"), ("/\ud800", "\ufffd")])
+def test_lone_surrogates_become_replacement_characters(text, expected):
+    """Valid JSON (``"\\ud83d"``) but not UTF-8: spaCy raised on it and she got silence."""
+    clean = neutralize_intent_syntax(text)
+    assert clean == expected
+    clean.encode("utf-8")

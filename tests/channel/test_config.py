@@ -75,3 +75,32 @@ def test_bad_api_url() -> None:
 def test_repr_hides_secrets() -> None:
     text = repr(load_config(PRODUCTION))
     assert "EAAG" not in text and "app-secret" not in text and "verify-me" not in text
+
+
+@pytest.mark.parametrize("name", ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET",
+                                  "WHATSAPP_VERIFY_TOKEN"])
+def test_real_mode_refuses_the_public_sandbox_secrets(name: str) -> None:
+    sandbox_value = {"WHATSAPP_ACCESS_TOKEN": "sandbox-token",
+                     "WHATSAPP_APP_SECRET": "sandbox-secret",
+                     "WHATSAPP_VERIFY_TOKEN": "sandbox-verify"}[name]
+    with pytest.raises(WhatsAppConfigError, match=name):
+        load_config({**PRODUCTION, name: sandbox_value})
+
+
+@pytest.mark.parametrize("url", ["http://graph.facebook.com/v21.0", "http://10.0.0.5:8090/v21.0",
+                                 "http://stand-in.example/v21.0", "http://[::ffff:8.8.8.8]/x"])
+def test_real_mode_refuses_http_off_this_machine(url: str) -> None:
+    with pytest.raises(WhatsAppConfigError, match="https"):
+        load_config({**PRODUCTION, "WHATSAPP_API_URL": url})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8090/v21.0", "http://localhost:9/v21.0",
+                                 "http://127.5.0.1/v21.0", "http://[::1]:8090/v21.0",
+                                 "https://graph.example.org/v21.0"])
+def test_real_mode_accepts_https_and_a_local_stand_in(url: str) -> None:
+    config = load_config({**PRODUCTION, "WHATSAPP_API_URL": url})
+    assert not config.sandbox and config.api_url == url
+
+
+def test_sandbox_may_use_http_anywhere() -> None:
+    assert load_config({"WHATSAPP_API_URL": "http://10.0.0.5:8090/v21.0"}).sandbox

@@ -375,6 +375,19 @@ async def test_bodies_over_one_megabyte_are_400(channel, recorder) -> None:
     assert answer.status_code == 400 and "1 MB" in answer.json()["error"]
 
 
+async def test_bodies_over_the_server_limit_are_413_before_being_read(channel, recorder) -> None:
+    """The channel lowers the server's body limit (Sanic's default is 100 MB): 2 MB is
+    refused by Sanic with 413, nothing is stored, and the next normal webhook is 200."""
+    url, ch = channel
+    huge = await post(url, text_update("x" * 2_000_000))
+    just_over = await post(url, b"{" + b" " * 1_048_576 + b"}")
+    normal = await post(url, load_fixture("text", fresh=True))
+    assert (huge.status_code, just_over.status_code, normal.status_code) == (413, 413, 200)
+    await settle(ch)
+    assert len(inbox_rows()) == 1
+    await recorder.wait_for(1)
+
+
 async def test_null_fields_everywhere_are_accepted_and_skipped(channel, recorder) -> None:
     url, ch = channel
     good = load_fixture("text", fresh=True)

@@ -243,3 +243,33 @@ async def test_stopping_is_bounded_and_gives_unfinished_messages_back(config, si
     assert config.tuning.drain_seconds - 0.5 <= took < config.tuning.drain_seconds + 3
     (row,) = inbox_rows()
     assert row.state == "pending" and row.payload is not None  # not lost: the next start
+
+
+async def test_a_failed_turn_the_database_cannot_record_goes_back_later(config, monkeypatch,
+                                                                        sim) -> None:
+    """The turn raised and recording that failed too (database is locked): the row must not
+    stay «processing», or her next messages would wait behind it until a restart."""
+    store_messages(wh.text_message(HER, "hola", wamid="wamid.LOCKED"))
+    real, refused = inbox.record_failure, []
+
+    def locked_twice(*args, **kwargs):
+        if len(refused) < 2:
+            refused.append(1)
+            raise RuntimeError("database is locked")
+        return real(*args, **kwargs)
+
+    class FailingBot(Recorder):
+        async def __call__(self, message) -> None:
+            await super().__call__(message)
+            if len(self.messages) == 1:
+                raise ValueError("the turn failed")
+            await message.output_channel.send_text_message(message.sender_id, "Hola.")
+
+    monkeypatch.setattr(inbox, "record_failure", locked_twice)
+    bot = FailingBot()
+    async with channel_server(config, bot) as (_, channel):
+        await bot.wait_for(2, timeout=15)  # tried again once recorded
+        await settle(channel)
+    assert len(refused) == 2
+    assert [r.state for r in inbox_rows()] == ["done"]
+    assert [e["text"] for e in sim.state.outbound(HER)] == ["Hola."]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,16 @@ def test_triage_command_reads_lines_and_writes_json_lines():
     # a threat is the kind; «he is outside now» makes it an emergency
     threat = by_text["esta afuera de la casa gritando q me va a matar"]
     assert (threat["level"], threat["immediacy"]) == ("emergency", "ahora")
+
+
+def test_triage_command_reads_any_bytes_with_the_real_model():
+    """Invalid UTF-8, an encoded surrogate, NUL, a BOM, a truncated character and a very
+    long line: one JSON line each (invalid bytes read as U+FFFD), exit 0."""
+    lines = [b"hola \xff", b"me esta pegando ahora \xed\xa0\xbd", b"\x00", b"\xef\xbb\xbfhola",
+             b"ayuda \xc3", "me pega \U0001F62D".encode(), b"a" * 20_000, b"\\ud83d"]
+    result = subprocess.run([sys.executable, "-m", "triage.cli"], cwd=ROOT,
+                            input=b"\n".join(lines) + b"\n", capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
+    assert [o["text"] for o in out] == [line.decode("utf-8", "replace") for line in lines]
+    assert out[1]["level"] == "emergency"
