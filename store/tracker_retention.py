@@ -55,14 +55,21 @@ def endpoints_url(path: str | Path | None = None) -> str | None:
     return str(url)
 
 
+def _missing_sqlite_file(url: str) -> bool:
+    if not url.startswith("sqlite"):
+        return False
+    path = url.split("///", 1)[-1]
+    return not path or path == ":memory:" or not Path(path).is_file()
+
+
 def tracker_engine() -> sa.engine.Engine | None:
     """The engine of the tracker store's database (see the module docstring)."""
     global _engine
     with _lock:
         if _engine is None:
             url = endpoints_url()
-            if url is None:
-                return None
+            if url is None or _missing_sqlite_file(url):
+                return None  # no tracker store yet: nothing to purge (and nothing created)
             _engine = sa.create_engine(url, future=True)
         return _engine
 

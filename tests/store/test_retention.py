@@ -75,7 +75,7 @@ def _ticket(queue: HandoffQueue, sender: str, closed_days_ago: float | None) -> 
 
 def _channel_rows(sender: str, at: float) -> None:
     inbox.store_update(parse_update(wh.update(messages=[wh.identity_change_message(sender)]),
-                                    "phone"), now=at)
+                                    wh.SANDBOX_PHONE_NUMBER_ID), now=at)
     outbox.enqueue([OutboundRequest(f"k{sender}", sender, {"type": "text",
                                                            "text": {"body": "hola"}})], now=at)
     with outbox.engine().begin() as conn:
@@ -135,6 +135,7 @@ async def test_purge_deletes_old_content_keeps_new_and_statistics(env: dict) -> 
         assert queue.get(ticket_id).safe_contact == "sí, es seguro"
         assert len(queue.notes(ticket_id)) == 1
     # channel rows: the old ones gone, the recent ones kept
+    assert [len(inbox.recent_identity_changes(s)) for s in (OLD_NO_TICKET, RECENT)] == [0, 1]
     assert _count(env["db"], "SELECT count(*) FROM whatsapp_inbox") == 1
     assert _count(env["db"], "SELECT count(*) FROM whatsapp_outbox") == 1
     assert window.last_user_message_at(OLD_NO_TICKET) is None
