@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -36,6 +37,22 @@ from store.retention import Horizon, register
 logger = logging.getLogger(__name__)
 
 CLAIM_STALE_SECONDS = 300.0  # a claim older than this belonged to an instance that died
+_wakers: list[Callable[[], None]] = []
+
+
+def on_request(wake: Callable[[], None]) -> Callable[[], None]:
+    """Call ``wake`` (from any thread) whenever this process stores a request, so the Rasa
+    instance runs it at once; returns the function that stops it."""
+    _wakers.append(wake)
+    return lambda: _wakers.remove(wake) if wake in _wakers else None
+
+
+def _wake_all() -> None:
+    for wake in list(_wakers):
+        try:
+            wake()
+        except Exception:  # noqa: BLE001 - a stopped loop: its instance is gone
+            logger.debug("an erasure waker failed", exc_info=True)
 
 metadata = MetaData()
 erasure_requests = Table(
@@ -79,11 +96,13 @@ class ErasureRequests:
             agent_id: int | None = None) -> int:
         ring = data_keyring()
         with self.engine.begin() as conn:
-            return int(conn.execute(erasure_requests.insert().values(
+            request_id = int(conn.execute(erasure_requests.insert().values(
                 conversation_digest=ring.digest(conversation_id),
                 sealed_id=ring.encrypt_text(conversation_id), source=source.value,
                 agent_id=agent_id, state=ErasureState.PENDING.value,
                 requested_at=time.time())).inserted_primary_key[0])
+        _wake_all()
+        return request_id
 
     def pending(self, conversation_id: str | None = None) -> int:
         query = select(erasure_requests.c.id).where(

@@ -322,3 +322,13 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Not used: ``save`` publishes exactly the events it committed."""
+
+
+def encrypted_store(store: Any) -> EncryptedSQLTrackerStore | None:
+    """Our store behind what Rasa's agent holds (Rasa wraps it in ``FailSafeTrackerStore``),
+    or None when the agent uses another store (unit tests of the channel)."""
+    for _ in range(3):
+        if isinstance(store, EncryptedSQLTrackerStore):
+            return store
+        store = getattr(store, "_tracker_store", None)
+    return None

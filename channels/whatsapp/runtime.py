@@ -28,6 +28,7 @@ from channels.whatsapp.sender import OutboxSender
 from channels.whatsapp.worker import InboxWorker, OnNewMessage
 from store import erasure, retention, revocation
 from store.tracker_retention import use_tracker_store
+from store.tracker_store import encrypted_store
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class ChannelRuntime:
                                   agent=agent, action_health_url=turn_guard.health_url(endpoint),
                                   after_turn=self._after_turn, receiving=receiving)
         self._privacy_wake = asyncio.Event()
+        self._stop_waking: Callable[[], Any] = lambda: None
         self._loops: list[asyncio.Task[Any]] = []
         self.running = False
 
@@ -63,7 +65,10 @@ class ChannelRuntime:
 
     async def start(self) -> None:
         await asyncio.to_thread(instances.beat, self.instance_id)
-        use_tracker_store(getattr(self.agent, "tracker_store", None))
+        use_tracker_store(encrypted_store(getattr(self.agent, "tracker_store", None)))
+        loop = asyncio.get_running_loop()
+        self._stop_waking = erasure.on_request(
+            lambda: loop.call_soon_threadsafe(self._privacy_wake.set))
         self._loops = [asyncio.ensure_future(coro) for coro in
                        (self._heartbeat(), self.worker.run(), self.sender.run(),
                         self._privacy())]
@@ -96,9 +101,9 @@ class ChannelRuntime:
 
     async def _privacy(self) -> None:
         """Erasure requests and deleted messages: after each turn, and every few seconds."""
-        store = getattr(self.agent, "tracker_store", None)
+        store = encrypted_store(getattr(self.agent, "tracker_store", None))
         lock_store = getattr(self.agent, "lock_store", None)
-        if store is None or lock_store is None or not hasattr(store, "keyring"):
+        if store is None or lock_store is None:
             return  # not our encrypted tracker store (unit tests of the channel)
         while True:
             try:
@@ -123,6 +128,7 @@ class ChannelRuntime:
             logger.warning("stopping: %d message(s) not finished go back to the inbox",
                            given_back)
         await self.sender.stop(max(1.0, drain - (time.monotonic() - started)))
+        self._stop_waking()
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
