@@ -115,8 +115,10 @@ def purge_all(horizon: Horizon | None = None) -> dict[str, int]:
 
 
 def main() -> int:
+    from store import retention  # the registry the stores fill (``python -m`` runs __main__)
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    counts = purge_all()
+    counts = retention.purge_all()
     for name, count in counts.items():
         print(f"{name}: {'falló' if count < 0 else count}")
     return 1 if any(count < 0 for count in counts.values()) else 0

@@ -4,6 +4,11 @@ A conversation's tracker rows go once her newest row is older than the horizon a
 does not hold her (an open ticket, or one closed within the horizon). Rows are deleted, never
 rewritten (the tracker store's contract: every instance's cache notices and reads again).
 
+No conversation lock is taken: a conversation silent for the whole horizon is deleted in one
+statement that deletes nothing if a newer row appeared meanwhile (only a turn already running
+at that very moment could re-save its old session; erasure, which runs right after her turn,
+does take her lock: ``store/erasure.py``).
+
 Which database: inside a Rasa instance, the one its tracker store uses (``use_tracker_store``,
 called by the channel when it starts); elsewhere (cron), the ``tracker_store`` of the
 endpoints file ``ENDPOINTS`` (default ``endpoints.yml``; ``${VAR}``s as Rasa reads them).

@@ -178,3 +178,23 @@ def test_tracker_database_from_the_endpoints_file(tmp_path: Path,
                  "REDIS_DB", "REDIS_PASSWORD", "REDIS_KEY_PREFIX"):
         monkeypatch.setenv(name, "1")
     assert tracker_retention.endpoints_url(production) == "postgresql://ana@127.0.0.1:5432/test"
+
+
+async def test_cron_command_purges_the_tracker_store_of_the_endpoints_file(
+        env: dict, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    await _talk(env["trackers"], OLD_NO_TICKET, time.time() - 40 * DAY)
+    await _talk(env["trackers"], RECENT, time.time())
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text("tracker_store:\n  type: store.tracker_store.EncryptedSQLTrackerStore\n"
+                         f"  dialect: sqlite\n  db: {env['tracker_db']}\n")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "store.retention"], cwd=root,
+                            env={**os.environ, "ENDPOINTS": str(endpoints), "PYTHONPATH": str(root)},
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "rasa_trackers: 3" in result.stdout
+    assert _count(env["tracker_db"], "SELECT count(*) FROM events") == 3
