@@ -14,7 +14,7 @@ went, never logs text or numbers). The modules of ``STORES`` register theirs on 
 | `handoff_queue`    | handoff/retention.py            | ticket content and notes; people seen    |
 | `escalation_log`   | handoff/retention.py            | processed escalation decisions           |
 | `review_items`     | training/review.py              | the trainers' review queue               |
-| `rasa_trackers`    | store/tracker_retention.py      | tracker rows of idle, unheld conversations |
+| `rasa_trackers`    | store/tracker_retention.py      | trackers of idle, unheld conversations   |
 | `erasure_requests` | store/erasure.py                | finished erasure requests                |
 
 Runs at the start of every Rasa instance and then daily (``channels/whatsapp/runtime.py``),

@@ -7,9 +7,10 @@ stays in the database for the next start or another instance. ``make run`` and t
 launcher wait 15 s before they kill, so the drain fits.
 
 Privacy work that must run inside Rasa, after turns and under her conversation lock, also
-lives here: the retention purge a minute after start and then daily (``store/retention.py``), stored
-erasure requests and messages she deleted in WhatsApp (``store/erasure.py``,
-``store/revocation.py``), after each turn and every ``PRIVACY_SECONDS``.
+lives here: the retention purge a minute after start and then daily
+(``store/retention.py``); stored erasure requests and messages she deleted in WhatsApp
+(``store/erasure.py``, ``store/revocation.py``), after each turn, as soon as a request is
+stored in this process, and every ``PRIVACY_SECONDS``.
 """
 
 from __future__ import annotations

@@ -192,9 +192,9 @@ async def test_cron_command_purges_the_tracker_store_of_the_endpoints_file(
     endpoints.write_text("tracker_store:\n  type: store.tracker_store.EncryptedSQLTrackerStore\n"
                          f"  dialect: sqlite\n  db: {env['tracker_db']}\n")
     root = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "ENDPOINTS": str(endpoints), "PYTHONPATH": str(root)}
     result = subprocess.run([sys.executable, "-m", "store.retention"], cwd=root,
-                            env={**os.environ, "ENDPOINTS": str(endpoints), "PYTHONPATH": str(root)},
-                            capture_output=True, text=True, timeout=240)
+                            env=environment, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "rasa_trackers: 3" in result.stdout
     assert _count(env["tracker_db"], "SELECT count(*) FROM events") == 3
