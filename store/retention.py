@@ -17,7 +17,7 @@ went, never logs text or numbers). The modules of ``STORES`` register theirs on 
 | `rasa_trackers`    | store/tracker_retention.py      | trackers of idle, unheld conversations   |
 | `erasure_requests` | store/erasure.py                | finished erasure requests                |
 
-Runs at the start of every Rasa instance and then daily (``channels/whatsapp/runtime.py``),
+Runs a minute after every Rasa instance starts and then daily (``channels/whatsapp/runtime.py``),
 and by cron::
 
     python -m store.retention            # prints what went, per store
