@@ -71,6 +71,15 @@ def _channel_window() -> Callable[[str], Any] | None:
     return is_window_open
 
 
+def _channel_identity_changes() -> Callable[..., Any] | None:
+    """The channel's ``recent_identity_changes``, if it can be imported."""
+    try:
+        from channels.whatsapp.inbox import recent_identity_changes
+    except Exception:  # noqa: BLE001
+        return None
+    return recent_identity_changes
+
+
 def _region_of_comuna() -> Callable[[str], str | None] | None:
     try:
         from components.chile_geo import load_geo
@@ -119,6 +128,7 @@ def create_app(
     scrypt_n: int | None = None,
     review_store: ReviewStore | None = None,
     review_writer: ReviewedWriter | None = None,
+    identity_changes: Callable[..., Any] | None | str = "auto",
 ) -> Sanic:
     """The console app. Tests pass their own queue, settings, Rasa client or delivery, and
     their own review queue and labelled-data folder (the trainers' pages, console/review/)."""
@@ -128,6 +138,12 @@ def create_app(
     if window_checker == "auto":
         window_checker = _channel_window() if settings.use_channel_window else None
     checker = window_checker
+    if identity_changes == "auto":
+        identity_changes = _channel_identity_changes() if settings.use_channel_window else None
+    changes = identity_changes
+
+    async def identity(conversation_id: str, since: float) -> list[Any]:
+        return await in_thread(pool, changes, conversation_id, since)  # type: ignore[arg-type]
 
     async def window(conversation_id: str) -> bool | None:
         return await in_thread(pool, checker, conversation_id)  # type: ignore[arg-type]
@@ -147,7 +163,8 @@ def create_app(
     casework = Casework(
         in_queue, rasa, delivery, rules if rules is not None else _rules(), texts, settings.output_channel,
         Template(settings.template_name, settings.template_language),
-        window if checker else None, _region_of_comuna())
+        window if checker else None, _region_of_comuna(),
+        identity_changes=identity if changes else None)
     app = Sanic(f"helpline_console_{next(_app_names)}")
     app.config.FALLBACK_ERROR_FORMAT = "text"
     app.ctx.services = Services(

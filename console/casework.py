@@ -9,6 +9,7 @@ fails, undoes the earlier one (compensation) and says so. Read the method of the
 - «Cerrar caso»       → ``close``    (outcome, goodbye, resume the bot, close; close fails →
                                       pause the bot again)
 - «Enviar seguimiento» → ``follow_up`` (only a WhatsApp template, only where she said it is safe)
+- «Borrar datos»      → ``erase``    (supervisors, confirmed: ``store.erasure.erase``)
 - «Devolver», «Transferir», notes: one step in the queue each.
 
 Every method returns a ``Result`` whose ``message`` is a key of ``mensajes`` in
@@ -41,14 +42,16 @@ from console.transcript import (
     Line,
     case_events,
     epoch,
+    iso,
     last_user_timestamp,
     region_in,
     transcript_lines,
 )
 from handoff.agents import AgentView
-from handoff.queue import TicketView
+from handoff.queue import FORGOTTEN, TicketView
 from handoff.rasa_api import RasaAPI, RasaError
 from handoff.states import Outcome, TicketStatus
+from store.erasure import ErasureSource, erase
 from training.outcomes import contradicted
 from training.review import queue_closed_case
 
@@ -76,6 +79,7 @@ class CaseReading:
     contact: ContactState | None = None
     rasa_error: bool = False
     region: str | None = None
+    identity_changed_at: str | None = None  # ISO time: her security code changed (open case)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class Casework:
         template: Template | None = None,
         window_checker: Callable[[str], Awaitable[bool | None]] | None = None,
         region_of_comuna: Callable[[str], str | None] | None = None,
+        identity_changes: Callable[[str, float], Awaitable[list[Any]]] | None = None,
     ) -> None:
         self.queue = queue
         self.rasa = rasa
@@ -122,6 +127,7 @@ class Casework:
         self.template = template or Template(None)
         self.window_checker = window_checker
         self.region_of_comuna = region_of_comuna
+        self.identity_changes = identity_changes
 
     # ------------------------------------------------------------------ reading
     async def _window_open(self, ticket: TicketView, events: list[dict[str, Any]]) -> bool | None:
@@ -163,18 +169,34 @@ class Casework:
         tracker = await self.rasa.tracker(ticket.conversation_id, all_events=True)
         return case_events(tracker.get("events") or [], ticket.created_at)
 
+    async def identity_changed_at(self, ticket: TicketView) -> str | None:
+        """When her WhatsApp security code last changed during this open case (a new phone,
+        a reinstall, or her WhatsApp in other hands), or None."""
+        if self.identity_changes is None or not ticket.is_open:
+            return None
+        try:
+            changes = await self.identity_changes(ticket.conversation_id,
+                                                  epoch(ticket.created_at))
+        except Exception:  # noqa: BLE001 - a warning must never break the page
+            logger.exception("Could not read identity changes for ticket %s.", ticket.id)
+            return None
+        return iso(max(c.received_at for c in changes)) if changes else None
+
     async def read(self, ticket: TicketView) -> CaseReading:
-        """Transcript, what she answered about contact, and may we write now."""
+        """Transcript, what she answered about contact, may we write now, and whether her
+        security code changed."""
+        changed = await self.identity_changed_at(ticket)
         try:
             events = await self._events(ticket)
         except RasaError as error:
             logger.error("Could not load tracker for ticket %s: %s", ticket.id, error)
             return CaseReading(contact=contact_state(await self._facts(ticket, None)),
-                               rasa_error=True)
+                               rasa_error=True, identity_changed_at=changed)
         return CaseReading(
             lines=transcript_lines(events, self.rules, self.texts),
             contact=contact_state(await self._facts(ticket, events)),
             region=region_in(events, self.region_of_comuna),
+            identity_changed_at=changed,
         )
 
     async def open_for_reading(self, ticket_id: int, agent: AgentView) -> TicketView | None:
@@ -388,6 +410,23 @@ class Casework:
             logger.error("Ticket %s: bot resumed but ticket open, re-pause failed: %s",
                          ticket.id, error)
         return Result("close_inconsistent", False, now)
+
+    # -------------------------------------------------------------------- erase
+    async def erase(self, ticket_id: int, agent: AgentView, confirmed: bool) -> Result:
+        """«Borrar datos» (supervisors only, after confirming): her tracker, the content of
+        her tickets and the channel's rows go; the statistics rows stay; audited per ticket
+        (``conversation_erased``). Her tracker is deleted by Rasa after any turn in flight
+        (``store/erasure.py``)."""
+        ticket = await self.queue.get(ticket_id)
+        if ticket is None or not agent.is_supervisor or not agent.active:
+            return Result("not_allowed", False)
+        if ticket.conversation_id.startswith(FORGOTTEN):
+            return Result("already_erased", False, ticket)
+        if not confirmed:
+            return Result("confirm_erase", False, ticket)
+        await asyncio.to_thread(erase, ticket.conversation_id, ErasureSource.SUPERVISOR,
+                                agent.id, self.queue.target)
+        return Result("erased", True, await self.queue.get(ticket_id))
 
     # ---------------------------------------------------------------- follow-up
     async def follow_up(self, ticket_id: int, agent: AgentView) -> Result:

@@ -136,6 +136,8 @@ def _user_line(event: dict[str, Any], offered: list[dict[str, Any]], rules: Tria
     if media_type:
         media = texts.get("medios", media_type, f"{texts.get('medios', 'otro')} ({media_type})")
     text, tapped = shown_text(event, offered)
+    if meta.get("revoked"):  # she deleted it in WhatsApp (store/revocation.py)
+        text, tapped = texts.get("sistema", "revoked"), False
     return Line("user", text, iso(event.get("timestamp")), level,
                 texts.get("niveles", level) if level else None, None, location, map_url,
                 media, tapped)

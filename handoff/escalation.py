@@ -8,6 +8,8 @@ paused conversation with an open ticket:
   a worker moves her ticket to the top, sends her the emergency lines and audits it; a sweep
   at Rasa startup and every minute finishes what a crash or a failed send left undone;
 - «salir»: the quick-exit goodbye (the ticket stays open for the team);
+- «Borrar mis datos» (the quick exit's button): the confirmation question; her «Sí» to it
+  erases her data (``store/erasure.py``), her «No» leaves everything as it was;
 - any other message while the ticket waits: a short acknowledgement, at most once every
   ``WAITING_ACK_SECONDS`` (default 180) per case.
 
@@ -39,9 +41,11 @@ from rasa.utils.endpoints import EndpointConfig
 
 from handoff.escalation_log import EscalationLog, Kind, Outcome
 from handoff.queue import HandoffQueue
+from handoff.rasa_api import RasaError
 from handoff.rasa_responses import RasaResponses
 from handoff.states import TicketStatus
 from handoff.stats import record_contact_safely
+from store.erasure import ErasureSource, erase
 from store.privacy import log_id
 from training.capture import consider as consider_for_review
 from triage.levels import TriageMap, load_triage_map
@@ -49,6 +53,11 @@ from triage.levels import TriageMap, load_triage_map
 logger = logging.getLogger(__name__)
 
 QUICK_EXIT_INTENT = "salir"
+ERASE_INTENT = "borrar_datos"  # «Borrar mis datos», the quick exit's button
+ANSWER_INTENTS = ("afirmar", "negar")
+RESPONSE_ERASE_ASK = "utter_confirmar_borrado"
+RESPONSE_ERASED = "utter_datos_borrados"
+RESPONSE_ERASE_CANCELLED = "utter_borrado_cancelado"
 MEDIA_INTENT = "medio_no_soportado"  # a voice note, photo or file: the channel cannot read it
 RESPONSE_QUICK_EXIT = "utter_salir"
 RESPONSE_WAITING = "utter_en_espera"
@@ -79,6 +88,10 @@ def _kind_of(parse_data: dict[str, Any], triage: TriageMap) -> tuple[str, str | 
     name = (parse_data.get("intent") or {}).get("name")
     if name == QUICK_EXIT_INTENT:
         return "quick_exit", name
+    if name == ERASE_INTENT:
+        return "erase_ask", name
+    if name in ANSWER_INTENTS:
+        return "answer", name
     return "waiting", name
 
 
@@ -219,7 +232,11 @@ class EscalationBroker(EventBroker):
         try:
             if what == "quick_exit":
                 await self._quick_exit(sender)
-            elif what == "waiting":
+            elif what == "erase_ask":
+                await self.rasa.send_response(sender, RESPONSE_ERASE_ASK, "handoff_erasure")
+            elif what == "answer" and await self._asked_to_erase(sender):
+                await self._erase_answer(sender, intent)
+            elif what in ("waiting", "answer"):
                 await self._acknowledge(sender, RESPONSE_MEDIA if intent == MEDIA_INTENT
                                         else RESPONSE_WAITING)
             else:  # an emergency that could not be recorded: act at once all the same
@@ -239,6 +256,31 @@ class EscalationBroker(EventBroker):
             return
         if await self.rasa.send_response(sender, RESPONSE_QUICK_EXIT, "handoff_quick_exit"):
             await asyncio.to_thread(self.queue.audit, "quick_exit_while_waiting", None, ticket.id)
+
+    async def _asked_to_erase(self, sender: str) -> bool:
+        """Was the bot's last message before her answer «¿Borro esta conversación…?»"""
+        try:
+            events = (await self.rasa.api.tracker(sender)).get("events") or []
+        except RasaError:
+            return False
+        users = 0
+        for event in reversed(events):
+            if event.get("event") == "user":
+                users += 1
+                if users > 1:
+                    return False
+            elif event.get("event") == "bot":
+                return (event.get("metadata") or {}).get("utter_action") == RESPONSE_ERASE_ASK
+        return False
+
+    async def _erase_answer(self, sender: str, intent: str | None) -> None:
+        """«Borrar mis datos» while she waits: the answer first, then the erasure (her tracker
+        goes after this turn, under her lock: store/erasure.py)."""
+        if intent != "afirmar":
+            await self.rasa.send_response(sender, RESPONSE_ERASE_CANCELLED, "handoff_erasure")
+            return
+        await self.rasa.send_response(sender, RESPONSE_ERASED, "handoff_erasure")
+        await asyncio.to_thread(erase, sender, ErasureSource.SHE, None, self.queue)
 
     async def _acknowledge(self, sender: str, response: str) -> None:
         """«Recibí tu mensaje» (or, for media, «solo puedo leer texto») while the ticket waits;

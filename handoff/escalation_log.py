@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    delete,
     insert,
     or_,
     select,
@@ -134,3 +135,10 @@ class EscalationLog:
                     escalations.c.ticket_id == ticket_id, escalations.c.kind == kind.value,
                     escalations.c.outcome == outcome.value, escalations.c.processed_at >= since))
                 .limit(1)).first() is not None
+
+    def purge(self, before: datetime) -> int:
+        """Forget processed decisions created before ``before`` (retention)."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(delete(escalations).where(
+                escalations.c.processed_at.isnot(None),
+                escalations.c.created_at < before)).rowcount)

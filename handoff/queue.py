@@ -579,13 +579,50 @@ class HandoffQueue(AgentDirectory):
             ids = [i for (i,) in s.execute(
                 select(Ticket.id).where(Ticket.status == TicketStatus.CLOSED.value,
                                         Ticket.closed_at < before,
-                                        ~Ticket.conversation_id.like("purged:%")))]
+                                        ~Ticket.conversation_id.like(f"{FORGOTTEN}%")))]
             if not ids:
                 return 0
-            s.execute(delete(Note).where(Note.ticket_id.in_(ids)))
-            for ticket_id in ids:
-                s.execute(update(Ticket).where(Ticket.id == ticket_id).values(
-                    conversation_id=f"purged:{ticket_id}", safe_contact=None, screening=None,
-                    reason="", region=None, tags=None))
+            _forget_tickets(s, ids)
             add_audit(s, "tickets_purged", detail=f"count={len(ids)}")
             return len(ids)
+
+    def held_conversations(self, since: datetime) -> set[str]:
+        """Conversations whose content retention must keep: an open ticket, or a ticket
+        closed at or after ``since``."""
+        query = select(Ticket.conversation_id).where(
+            or_(Ticket.status.in_(_OPEN), Ticket.closed_at >= since),
+            ~Ticket.conversation_id.like(f"{FORGOTTEN}%")).distinct()
+        with self._session() as s:
+            return {cid for (cid,) in s.execute(query)}
+
+    def erase_conversation(self, conversation_id: str, agent_id: int | None = None) -> list[int]:
+        """Erasure (she asked, or a supervisor): close her open ticket, then forget the
+        content of all her tickets (number, safe-contact answer, screening answers, reason,
+        notes). Statistics rows stay. Returns the ticket ids (for the audit)."""
+        now = utcnow()
+        with self._session() as s:
+            tickets = list(s.execute(select(Ticket).where(
+                Ticket.conversation_id == conversation_id)).scalars())
+            for ticket in tickets:
+                if ticket.status != TicketStatus.CLOSED.value:
+                    ticket.status, ticket.closed_at = TicketStatus.CLOSED.value, now
+                    stats.close_row(s, ticket)
+            s.flush()
+            ids = [t.id for t in tickets]
+            if ids:
+                _forget_tickets(s, ids)
+            for ticket_id in ids:
+                add_audit(s, "conversation_erased", agent_id, ticket_id)
+            return ids
+
+
+FORGOTTEN = "purged:"  # the conversation id of a ticket whose content is gone
+
+
+def _forget_tickets(s: Any, ids: list[int]) -> None:
+    """Delete the notes and blank the content of these tickets (their rows stay)."""
+    s.execute(delete(Note).where(Note.ticket_id.in_(ids)))
+    for ticket_id in ids:
+        s.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+            conversation_id=f"{FORGOTTEN}{ticket_id}", safe_contact=None, screening=None,
+            reason="", region=None, tags=None).execution_options(synchronize_session=False))

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -307,5 +307,45 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         self.cache.put(key, CachedTracker(twin(tracker), after, stored + len(new_events)))
         setattr(tracker, ORIGIN_ATTRIBUTE, (key, after))
 
+    # --- changing a stored conversation (under her lock) --------------------------------
+    def conversation_of(self, key: str) -> str | None:
+        """The conversation id behind a keyed digest, read from its sealed first row."""
+        table = self._table
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(table.c.data).where(table.c.sender_id == key)
+                                     .order_by(table.c.id).limit(1)).first()
+        return None if row is None else self.keyring.decrypt_json(row.data).get("sender_id")
+
+    def rewrite(self, sender_id: str,
+                change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+        """Pass every stored event (as a dict) through ``change``; if any changed, delete the
+        conversation's rows and append the changed sequence in one transaction (the
+        append-or-delete contract above). Call it under her lock. Returns events changed."""
+        key = self.digest(sender_id)
+        with self.engine.begin() as connection:
+            rows = self._rows(connection, key, None)
+            before = [event.as_dict() for event in self._open(sender_id, rows)]
+            after = [change(dict(event)) for event in before]
+            changed = sum(1 for old, new in zip(before, after, strict=False) if old != new)
+            if changed:
+                table = self._table
+                connection.execute(sa.delete(table).where(table.c.sender_id == key,
+                                                          table.c.id <= rows[-1].id))
+                events = [Event.from_parameters(data) for data in after]
+                connection.execute(table.insert(), [self._row(key, sender_id, event)
+                                                    for event in events if event is not None])
+        self.cache.forget(key)
+        return changed
+
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Not used: ``save`` publishes exactly the events it committed."""
+
+
+def encrypted_store(store: Any) -> EncryptedSQLTrackerStore | None:
+    """Our store behind what Rasa's agent holds (Rasa wraps it in ``FailSafeTrackerStore``),
+    or None when the agent uses another store (unit tests of the channel)."""
+    for _ in range(3):
+        if isinstance(store, EncryptedSQLTrackerStore):
+            return store
+        store = getattr(store, "_tracker_store", None)
+    return None

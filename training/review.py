@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from handoff.states import Outcome
+from store.retention import Horizon, register
 from training.items import ReviewReason, ReviewStore
 from training.outcomes import contradicted
 from training.redaction import redact
@@ -56,6 +57,12 @@ def purge(now: datetime | None = None, store: ReviewStore | None = None,
         logger.info("Purged %s review items older than %s days.", removed,
                     settings.retention_days)
     return removed
+
+
+@register("review_items")
+def purge_for_retention(horizon: Horizon) -> int:
+    """The review queue's share of the service's retention purge (store/retention.py)."""
+    return purge(horizon.now, settings=ReviewSettings(retention_days=horizon.days))
 
 
 def reading_summary(parse_data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, float]]]:

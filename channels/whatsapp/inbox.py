@@ -296,6 +296,37 @@ def recent_identity_changes(conversation_id: str,
     return channel_events(conversation_id, [InboundKind.IDENTITY_CHANGE], since)
 
 
+@dataclass(frozen=True)
+class Revoke:
+    """A message she deleted whose text may still be in her tracker."""
+
+    id: int
+    sender_digest: str
+    message_digest: str
+    received_at: float
+
+
+def pending_revokes(limit: int = 100) -> list[Revoke]:
+    """Deleted messages not yet removed from the tracker (``done_at`` is still empty)."""
+    query = (select(inbox.c.id, inbox.c.sender_digest, inbox.c.related_digest,
+                    inbox.c.received_at)
+             .where(inbox.c.kind == InboundKind.REVOKE.value,
+                    inbox.c.state == InboxState.SILENT.value, inbox.c.done_at.is_(None),
+                    inbox.c.sender_digest.isnot(None), inbox.c.related_digest.isnot(None))
+             .order_by(inbox.c.id).limit(limit))
+    with engine().connect() as conn:
+        return [Revoke(r.id, r.sender_digest, r.related_digest, r.received_at)
+                for r in conn.execute(query)]
+
+
+def mark_revokes_applied(ids: Collection[int], now: float | None = None) -> None:
+    """Her tracker no longer holds the text of these deleted messages."""
+    if ids:
+        with engine().begin() as conn:
+            conn.execute(update(inbox).where(inbox.c.id.in_(list(ids)))
+                         .values(done_at=time.time() if now is None else now))
+
+
 def revoked_message_digests(conversation_id: str, since: float | None = None) -> set[str]:
     """Digests of the message ids she deleted. Compare ``data_keyring().digest(message_id)``
     of a tracker user event with these to remove its text from the tracker and transcript."""

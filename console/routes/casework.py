@@ -15,7 +15,7 @@ from sanic.response import HTTPResponse, json
 from console.casework import CaseReading, may_read, may_work
 from console.web import back, casework_only, form, me, render, services
 from handoff.base import utcnow
-from handoff.queue import TicketView
+from handoff.queue import FORGOTTEN, TicketView
 from handoff.states import Outcome
 
 
@@ -71,6 +71,7 @@ def blueprint() -> Blueprint:
             notes=await s.queue.notes(ticket.id), answers=_answers(ticket),
             canned=s.canned.all(), agents=[(a, a.online(now)) for a in agents],
             can_work=may_work(ticket, agent), holder=ticket.held_by(agent.id),
+            erasable=agent.is_supervisor and not ticket.conversation_id.startswith(FORGOTTEN),
             outcomes=[(o.value, s.texts.get("resultados", o)) for o in Outcome],
             tags=list(s.texts.section("etiquetas").items()),
         )
@@ -132,6 +133,15 @@ def blueprint() -> Blueprint:
         result = await services(request).casework.close(
             ticket_id, me(request), data.get("outcome"), data.getlist("tags") or [],
             send_goodbye=data.get("send_goodbye") == "1")
+        if result.ok:
+            return back("/", result.message)
+        return back(f"/tickets/{ticket_id}" if result.ticket else "/", result.message)
+
+    @bp.post("/tickets/<ticket_id:int>/erase")
+    @casework_only
+    async def erase(request: Request, ticket_id: int) -> HTTPResponse:
+        result = await services(request).casework.erase(
+            ticket_id, me(request), confirmed=form(request).get("confirm") == "1")
         if result.ok:
             return back("/", result.message)
         return back(f"/tickets/{ticket_id}" if result.ticket else "/", result.message)

@@ -16,7 +16,7 @@ import yaml
 # Steps Rasa Pro users know, and the extensions for what WhatsApp and the helpline add.
 RASA_STEPS = ("user", "bot", "utter", "slot_was_set")
 WHATSAPP_STEPS = ("boton", "ubicacion", "medio", "nota_de_voz", "evento", "silencio")
-HELPLINE_STEPS = ("caso", "especialista", "servidor_de_acciones")
+HELPLINE_STEPS = ("caso", "especialista", "servidor_de_acciones", "sin_rastro")
 STEP_KINDS = RASA_STEPS + WHATSAPP_STEPS + HELPLINE_STEPS
 # Modifiers that may accompany a step in the same mapping.
 STEP_OPTIONS = {"bot": {"botones"}, "utter": {"botones"}, "boton": set(), "user": set()}
@@ -93,7 +93,7 @@ def _step(raw: Any, number: int, source: str, case: str) -> Step:
 
 def _check_value(kind: str, value: Any, number: int, source: str, case: str) -> None:
     problem = None
-    if kind in ("user", "bot", "utter", "boton") and not (isinstance(value, str) and value.strip()):
+    if kind in ("user", "bot", "utter", "boton", "sin_rastro") and not (isinstance(value, str) and value.strip()):
         problem = "necesita un texto"
     elif kind == "silencio" and not (isinstance(value, int | float) and 0 < value <= 60):
         problem = "silencio: escribe los segundos (1 a 60)"

@@ -121,6 +121,20 @@ async def _expect_slots(ctx: Context, value: Any) -> None:
     await _eventually(check, f"se esperaba {expected}")
 
 
+async def _expect_no_trace(ctx: Context, text: str) -> None:
+    """Her words are nowhere in her conversation as Rasa serves it (all events, any session)."""
+    url = f"{ctx.rasa_url}/conversations/{quote(ctx.phone.wa_id, safe='')}/tracker"
+
+    async def check() -> str | None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            events = (await http.get(url, params={"token": ctx.rasa_token,
+                                                  "include_events": "ALL"})).json().get("events")
+        found = [e.get("event") for e in events or [] if text in str(e.get("text") or "")]
+        return None if not found else f"su conversación aún contiene «{text}»"
+
+    await _eventually(check, "se esperaba su conversación borrada")
+
+
 def _ticket_problem(ticket: Any, expected: dict[str, Any]) -> str | None:
     if expected.get("abierto") is False:
         return None if ticket is None else f"hay un caso abierto (estado {ticket.status})"
@@ -186,6 +200,8 @@ async def play_step(ctx: Context, step: Step) -> None:
         await _expect_slots(ctx, step.value)
     elif step.kind == "caso":
         await _expect_ticket(ctx, step.value)
+    elif step.kind == "sin_rastro":
+        await _expect_no_trace(ctx, str(step.value))
     elif step.kind == "especialista":
         await _specialist(ctx, step.value)
     elif step.kind == "servidor_de_acciones":

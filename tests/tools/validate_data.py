@@ -3,7 +3,9 @@
 Rasa's validator cannot see two legitimate uses and warns about them: responses that a form asks
 (`utter_ask_<slot>`) or that a custom action or the console sends by name, and intents used only in slot
 mappings (such as the screening's `omitir`). Those warnings are accepted only after checking
-that the use really exists; any other warning fails.
+that the use really exists; any other warning fails. Likewise an intent without written examples
+is accepted only if a button of a response in domain.yml sends it (`borrar_datos`: «Borrar mis
+datos» is a button of the quick exit, never typed words, so the exit stays immediate).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WARNING = re.compile(r"UserWarning: (.*)")
 UNUSED_UTTERANCE = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
 UNUSED_INTENT = re.compile(r"The intent '(\w+)' is not used in any story or rule")
+NO_EXAMPLES = re.compile(r"The intent '(\w+)' is listed in the domain file, but is not found "
+                         r"in the NLU training data")
 RASA_BUILTIN_RESPONSES = {"utter_default"}  # sent by Rasa's own action_default_fallback
 
 
@@ -53,6 +57,16 @@ def _intent_in_slot_mappings(name: str, domain: dict) -> bool:
     return False
 
 
+def _intent_of_a_button(name: str, domain: dict) -> bool:
+    """True if a button of a response in the domain sends ``/name``."""
+    for variations in (domain.get("responses") or {}).values():
+        for variation in variations or []:
+            for button in (variation or {}).get("buttons") or []:
+                if str(button.get("payload") or "").lstrip("/").split("{")[0] == name:
+                    return True
+    return False
+
+
 def problems(output: str) -> list[str]:
     domain, sources = _domain(), _action_sources()
     found = []
@@ -62,6 +76,9 @@ def problems(output: str) -> list[str]:
             continue
         intent = UNUSED_INTENT.search(message)
         if intent and _intent_in_slot_mappings(intent.group(1), domain):
+            continue
+        button_only = NO_EXAMPLES.search(message)
+        if button_only and _intent_of_a_button(button_only.group(1), domain):
             continue
         found.append(message.strip())
     return found
