@@ -59,4 +59,7 @@ def token_digest(token: str, secret: str = "") -> str:
 
 
 def tokens_equal(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+    # bytes, not str: compare_digest raises TypeError on a non-ASCII str (a forged form
+    # field would be a 500 instead of a refusal)
+    return bool(a) and bool(b) and hmac.compare_digest(str(a).encode("utf-8", "surrogatepass"),
+                                                       str(b).encode("utf-8", "surrogatepass"))
