@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,42 @@ def use_tracker_store(store: Any) -> None:
 
 
 def endpoints_url(path: str | Path | None = None) -> str | None:
-    """The tracker store's database URL from an endpoints file (None: no SQL store there)."""
+    """The tracker store's database URL from an endpoints file (None: no SQL store there).
+
+    Only the ``tracker_store`` section is read and only its ``${VAR}``s are expanded: a cron
+    job purging trackers needs the database settings, not the action server's token."""
+    import yaml
     from rasa.core.tracker_store import SQLTrackerStore
-    from rasa.utils.endpoints import read_endpoint_config
+    from rasa.utils.endpoints import EndpointConfig
 
     path = Path(path or os.environ.get("ENDPOINTS") or PROJECT_ROOT / "endpoints.yml")
-    config = read_endpoint_config(str(path), "tracker_store")
-    if config is None:
+    section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tracker_store")
+    if not isinstance(section, dict):
         return None
+    config = EndpointConfig.from_dict(_expand(section))
     options = {k: v for k, v in config.kwargs.items()
                if k in ("dialect", "port", "db", "username", "password", "login_db", "query")}
     url = SQLTrackerStore.get_db_url(host=config.url, **options)
     return str(url)
+
+
+def _expand(value: Any) -> Any:
+    """Rasa's ``${VAR}`` substitution, on one section: a missing variable is an error that
+    names it."""
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def variable(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ValueError(f"the endpoints file's tracker_store needs ${{{name}}}")
+        return os.environ[name]
+
+    return re.sub(r"\$\{([^}]+)\}", variable, value)
 
 
 def _missing_sqlite_file(url: str) -> bool:
@@ -75,7 +100,7 @@ def tracker_engine() -> sa.engine.Engine | None:
             url = endpoints_url()
             if url is None or _missing_sqlite_file(url):
                 return None  # no tracker store yet: nothing to purge (and nothing created)
-            _engine = sa.create_engine(url, future=True)
+            _engine = sa.create_engine(url, future=True, hide_parameters=True)
         return _engine
 
 
