@@ -142,6 +142,16 @@ class Accounts:
         self.sessions.delete_for_agent(target.id)
         return AccountResult("account_reset", True, target, self._issue_code(target.id, by.id))
 
+    def clear_failures(self, by: AgentView, agent_id: int) -> AccountResult:
+        """Her failed logins are forgotten: no more waiting (the guesser's address still
+        waits)."""
+        target = self._target(by, agent_id)
+        if target is None:
+            return AccountResult("not_your_role", False)
+        self.sessions.clear_failures(target.username)
+        self.queue.audit("login_failures_cleared", by.id, detail=f"agent={target.id}")
+        return AccountResult("failures_cleared", True, target)
+
     def set_active(self, by: AgentView, agent_id: int, active: bool) -> AccountResult:
         target = self._target(by, agent_id)
         if target is None:

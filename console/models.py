@@ -24,6 +24,8 @@ class ConsoleSession(Base):
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     expires_at = Column(DateTime, nullable=False)
+    # the idle timeout counts from here (NULL in rows older than the column: created_at)
+    last_used_at = Column(DateTime, nullable=True)
 
 
 class LoginFailure(Base):

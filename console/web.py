@@ -16,6 +16,7 @@ from sanic.response import HTTPResponse, html, json, redirect
 from console.accounts import Accounts
 from console.canned import CannedAnswers
 from console.casework import Casework
+from console.client import ClientResolver
 from console.config import Settings
 from console.offload import InThreads
 from console.security import tokens_equal
@@ -52,10 +53,22 @@ class Services:
     rasa: RasaAPI
     pool: ThreadPoolExecutor
     label: Callable[[int], str]
+    client: ClientResolver
+
 
 
 def services(request: Request) -> Services:
     return request.app.ctx.services
+
+
+def client_address(request: Request) -> str:
+    return services(request).client.address(request)
+
+
+def cookies_secure(request: Request) -> bool:
+    """Secure cookies when configured, or when this request came over HTTPS."""
+    s = services(request)
+    return s.settings.secure_cookies or s.client.is_https(request)
 
 
 def me(request: Request) -> AgentView:
@@ -118,12 +131,12 @@ casework_only = require(lambda agent: agent.does_casework)
 supervisors_only = require(lambda agent: agent.is_supervisor)
 
 
-def _unauthenticated(request: Request) -> HTTPResponse:
+def _unauthenticated(request: Request, had_cookie: bool) -> HTTPResponse:
     if request.path.startswith("/api/"):
         return json({"error": "Inicia sesión."}, status=401)
     if request.method != "GET":
         return html("Inicia sesión.", status=401)
-    return redirect("/login", status=303)
+    return back("/login", "session_ended") if had_cookie else redirect("/login", status=303)
 
 
 async def authenticate(request: Request) -> HTTPResponse | None:
@@ -133,10 +146,12 @@ async def authenticate(request: Request) -> HTTPResponse | None:
         return None
     s = services(request)
     token = request.cookies.get(SESSION_COOKIE)
-    session = await s.sessions.get(token)
+    # her activity renews the idle timeout; the pages' own polling does not
+    session = await s.sessions.get(token, renew=request.method != "GET"
+                                   or not path.startswith("/api/"))
     agent = await s.queue.get_agent(session.agent_id) if session else None
     if session is None or agent is None or not agent.active:
-        return _unauthenticated(request)
+        return _unauthenticated(request, bool(token))
     request.ctx.session, request.ctx.token, request.ctx.agent = session, token, agent
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get("x-csrf-token") or (

@@ -245,3 +245,21 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met")
+
+
+@pytest.fixture
+def start() -> Iterator[Any]:
+    """``start(queue, fake_rasa, settings, **kwargs)``: a console stopped after the test."""
+    running: list[RunningConsole] = []
+
+    def starter(queue: HandoffQueue, fake: FakeRasa, settings: Settings | None = None,
+                **kwargs: Any) -> RunningConsole:
+        console = start_console(queue, fake, settings=settings or console_settings(fake),
+                                **kwargs)
+        running.append(console)
+        make_agent(queue, "ana")
+        return console
+
+    yield starter
+    for console in running:
+        console.stop()
