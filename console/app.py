@@ -32,6 +32,7 @@ from console.assigner import run_forever
 from console.canned import CannedAnswers
 from console.casework import Casework, Template
 from console.client import ClientResolver
+from console.closed_reading import ClosedReadings
 from console.config import Settings
 from console.delivery import ChannelOutbox, Delivery
 from console.labels import case_label
@@ -180,7 +181,8 @@ def create_app(
         stats=InThreads(stats or StatsStore(queue.engine), pool),
         casework=casework, canned=canned or CannedAnswers(), texts=texts,
         jinja=_jinja(label), present=TicketPresenter(texts, label, settings.sla), rasa=rasa,
-        pool=pool, label=label, client=ClientResolver(settings.trusted_proxies))
+        pool=pool, label=label, client=ClientResolver(settings.trusted_proxies),
+        readings=ClosedReadings(clock, settings.idle_minutes))
     app.static("/static", str(HERE / "static"), name="static")
     app.on_request(authenticate)
     app.on_response(security_headers)

@@ -17,6 +17,7 @@ from console.accounts import Accounts
 from console.canned import CannedAnswers
 from console.casework import Casework
 from console.client import ClientResolver
+from console.closed_reading import ClosedReadings
 from console.config import Settings
 from console.offload import InThreads
 from console.security import tokens_equal
@@ -54,6 +55,7 @@ class Services:
     pool: ThreadPoolExecutor
     label: Callable[[int], str]
     client: ClientResolver
+    readings: ClosedReadings
 
 
 

@@ -12,6 +12,7 @@ from conftest import PASSWORD, RunningConsole, console_settings, csrf_from, make
 from console.client import parse_networks
 from console.config import Settings
 from console.throttle import DelayPolicy, Failures
+from handoff.priority import RISK
 
 
 class Clock:
@@ -286,3 +287,93 @@ def test_a_post_is_activity(queue, fake_rasa, start, clock) -> None:
     assert answer.status_code == 303
     clock.advance(25 * 60)
     assert client.get("/").status_code == 200
+
+
+# ------------------------------------------------------------ reading is audited
+def _closed_case(queue, holder: int) -> int:
+    ticket = queue.open_ticket("56911112222", "risk", RISK, "violencia_fisica")
+    queue.claim(ticket.id, holder)
+    queue.close(ticket.id, holder, "orientacion")
+    return ticket.id
+
+
+def _reads(queue, ticket_id: int) -> list[tuple[str, str | None]]:
+    return [(e.action, e.detail) for e in reversed(queue.audit_entries(ticket_id))
+            if e.action in ("conversation_viewed", "closed_case_read")]
+
+
+def test_each_opening_is_audited_not_each_poll(queue, fake_rasa, start) -> None:
+    running = start(queue, fake_rasa)
+    ana = queue.agent_by_username("ana").id
+    ticket = queue.open_ticket("56911112222", "risk", RISK, "violencia_fisica")
+    queue.claim(ticket.id, ana)
+    client = _logged_in(running)
+    assert client.get(f"/tickets/{ticket.id}").status_code == 200
+    for _ in range(3):
+        assert client.get(f"/api/tickets/{ticket.id}").status_code == 200
+    assert _reads(queue, ticket.id) == [("conversation_viewed", None)]
+    assert client.get(f"/tickets/{ticket.id}").status_code == 200
+    assert len(_reads(queue, ticket.id)) == 2
+
+
+def test_a_closed_case_opens_only_with_a_reason(queue, fake_rasa, start) -> None:
+    running = start(queue, fake_rasa)
+    ticket_id = _closed_case(queue, queue.agent_by_username("ana").id)
+    fake_rasa.trackers["56911112222"] = {"events": [
+        {"event": "user", "text": "me pegó anoche", "timestamp": 1}]}
+    client = _logged_in(running)
+    page = client.get(f"/tickets/{ticket_id}")
+    assert page.status_code == 200 and 'id="reason-form"' in page.text
+    assert "me pegó" not in page.text
+    api = client.get(f"/api/tickets/{ticket_id}")
+    assert api.status_code == 403 and api.json()["status"] == "reason"
+    assert _reads(queue, ticket_id) == []
+    csrf = csrf_from(page.text)
+    for bad in ("", "  a ", "x" * 201):
+        refused = client.post(f"/tickets/{ticket_id}/read-closed",
+                              data={"csrf_token": csrf, "reason": bad})
+        assert refused.status_code == 400 and 'id="reason-error"' in refused.text
+    assert client.get(f"/api/tickets/{ticket_id}").status_code == 403
+    given = client.post(f"/tickets/{ticket_id}/read-closed",
+                        data={"csrf_token": csrf, "reason": "  seguimiento\n\tacordado "})
+    assert given.status_code == 303
+    opened = client.get(given.headers["location"])
+    assert opened.status_code == 200 and "me pegó" in opened.text
+    for _ in range(3):  # the page's polling works and is not audited
+        assert client.get(f"/api/tickets/{ticket_id}").status_code == 200
+    assert _reads(queue, ticket_id) == [("closed_case_read", "motivo: seguimiento acordado")]
+    # another session of the same person must give its own reason
+    other = _logged_in(running)
+    assert 'id="reason-form"' in other.get(f"/tickets/{ticket_id}").text
+
+
+def test_the_reason_needs_csrf_and_the_right_to_read(queue, fake_rasa, start) -> None:
+    running = start(queue, fake_rasa)
+    bea = make_agent(queue, "bea")
+    ticket_id = _closed_case(queue, bea)  # closed by someone else: ana may not read it
+    client = _logged_in(running)
+    csrf = page_csrf(client)
+    assert client.post(f"/tickets/{ticket_id}/read-closed",
+                       data={"reason": "seguimiento"}).status_code == 403
+    denied = client.post(f"/tickets/{ticket_id}/read-closed",
+                         data={"csrf_token": csrf, "reason": "seguimiento"})
+    assert denied.status_code == 303 and denied.headers["location"].endswith("not_allowed")
+    assert client.get(f"/tickets/{ticket_id}").headers["location"].endswith("not_allowed")
+    assert client.get(f"/api/tickets/{ticket_id}").status_code == 404
+    assert _reads(queue, ticket_id) == []
+
+
+def test_a_supervisor_gives_a_reason_too(queue, fake_rasa, start) -> None:
+    running = start(queue, fake_rasa)
+    ticket_id = _closed_case(queue, queue.agent_by_username("ana").id)
+    make_agent(queue, "sara", "supervisor")
+    sara = httpx.Client(base_url=running.url)
+    assert _attempt(sara, "sara", PASSWORD).status_code == 303
+    page = sara.get(f"/tickets/{ticket_id}")
+    assert 'id="reason-form"' in page.text
+    sara.post(f"/tickets/{ticket_id}/read-closed",
+              data={"csrf_token": csrf_from(page.text), "reason": "revisión de calidad"})
+    assert sara.get(f"/tickets/{ticket_id}").status_code == 200
+    sara_id = queue.agent_by_username("sara").id
+    assert [(e.agent_id, e.detail) for e in queue.audit_entries(ticket_id)
+            if e.action == "closed_case_read"] == [(sara_id, "motivo: revisión de calidad")]
