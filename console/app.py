@@ -41,6 +41,7 @@ from console.review import register as register_review
 from console.routes import blueprints
 from console.sessions import SessionStore
 from console.texts import Texts
+from console.totp import TotpStore
 from console.views import TicketPresenter, local_datetime, local_time
 from console.web import Services, authenticate, security_headers
 from handoff.base import utcnow
@@ -160,6 +161,7 @@ def create_app(
     sessions = SessionStore(queue.engine, settings.secret, settings.session_hours,
                             settings.idle_minutes, clock)
     in_queue = InThreads(queue, pool)
+    totp = TotpStore(queue.engine, clock)
     # the channel's outbox says whether a reply left (tests of the console alone have none)
     delivery = delivery or Delivery(ChannelOutbox() if settings.use_channel_window else None,
                                     run_blocking=lambda f, *a: in_thread(pool, f, *a))
@@ -176,13 +178,13 @@ def create_app(
     app.config.FALLBACK_ERROR_FORMAT = "text"
     app.ctx.services = Services(
         settings=settings, queue=in_queue, sessions=InThreads(sessions, pool),
-        accounts=InThreads(Accounts(queue, sessions, settings.one_time_code_hours, scrypt_n),
-                           pool),
+        accounts=InThreads(Accounts(queue, sessions, settings.one_time_code_hours, scrypt_n,
+                                    totp), pool),
         stats=InThreads(stats or StatsStore(queue.engine), pool),
         casework=casework, canned=canned or CannedAnswers(), texts=texts,
         jinja=_jinja(label), present=TicketPresenter(texts, label, settings.sla), rasa=rasa,
         pool=pool, label=label, client=ClientResolver(settings.trusted_proxies),
-        readings=ClosedReadings(clock, settings.idle_minutes))
+        readings=ClosedReadings(clock, settings.idle_minutes), totp=InThreads(totp, pool))
     app.static("/static", str(HERE / "static"), name="static")
     app.on_request(authenticate)
     app.on_response(security_headers)

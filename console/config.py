@@ -44,6 +44,8 @@ class Settings:
     login_max_delay_account: float = 60.0
     login_max_delay_address: float = 900.0
     login_window_minutes: int = 60
+    # supervisors must enrol a TOTP second factor (specialists may)
+    totp_supervisors: bool = True
     # a session unused this long is refused (polls of /api/ do not count as use)
     idle_minutes: float = 30.0
     # Ask channels.whatsapp.window whether the 24-hour window is open (else use the tracker).
@@ -86,6 +88,7 @@ class Settings:
             login_max_delay_address=_float(env, "CONSOLE_LOGIN_MAX_DELAY_ADDRESS", 900.0),
             login_window_minutes=max(1, _int(env, "CONSOLE_LOGIN_WINDOW_MINUTES", 60)),
             idle_minutes=_float(env, "CONSOLE_IDLE_MINUTES", 30.0),
+            totp_supervisors=(env.get("CONSOLE_TOTP_SUPERVISORS") or "1").lower() in TRUE,
             trusted_proxies=parse_networks(env.get("CONSOLE_TRUSTED_PROXIES")
                                            or ",".join(DEFAULT_TRUSTED)),
         )

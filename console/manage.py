@@ -4,6 +4,7 @@
     python -m console.manage set-password --username ana [--password P]
     python -m console.manage deactivate --username ana
     python -m console.manage clear-login-failures --username ana
+    python -m console.manage reset-totp --username sara
     python -m console.manage list-agents
 
 Without --password: prompts on a terminal, otherwise generates one and prints it once.
@@ -18,6 +19,7 @@ import sys
 from console.config import Settings
 from console.security import MIN_PASSWORD_LENGTH, generate_password, hash_password
 from console.sessions import SessionStore
+from console.totp import TotpStore
 from handoff.queue import HandoffQueue
 from handoff.states import Role
 
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     clear = sub.add_parser("clear-login-failures",
                            help="forget her failed logins (no more waiting to log in)")
     clear.add_argument("--username", required=True)
+    totp = sub.add_parser("reset-totp", help="remove her second factor (she enrols again)")
+    totp.add_argument("--username", required=True)
     sub.add_parser("list-agents")
     args = parser.parse_args(argv)
 
@@ -84,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             sessions.clear_failures(username)
             queue.audit("login_failures_cleared", None, detail=f"agent={existing.id} cli")
             print(f"Intentos fallidos olvidados: {username}.")
+            return 0
+        if args.command == "reset-totp":
+            TotpStore(queue.engine).remove(existing.id)
+            queue.audit("totp_removed", None, detail=f"agent={existing.id} cli")
+            print(f"Verificación en dos pasos quitada: {username}.")
             return 0
         if args.command == "deactivate":
             queue.set_active(existing.id, False)

@@ -23,6 +23,7 @@ from console.offload import InThreads
 from console.security import tokens_equal
 from console.sessions import SessionStore
 from console.texts import Texts
+from console.totp import TotpState, TotpStore
 from console.views import TicketPresenter
 from handoff.agents import AgentView
 from handoff.base import utcnow
@@ -37,6 +38,9 @@ PUBLIC_PATHS = ("/login", "/healthz", "/favicon.ico")
 PASSWORD_PAGE = "/account/password"
 # reachable while she must still choose a password (after logging in with a one-time code)
 PASSWORD_PATHS = (PASSWORD_PAGE, "/logout")
+TOTP_PAGE = "/account/totp"
+# reachable while a supervisor must still enrol her second factor
+TOTP_PATHS = (TOTP_PAGE, PASSWORD_PAGE, "/logout")
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Services:
     label: Callable[[int], str]
     client: ClientResolver
     readings: ClosedReadings
+    totp: InThreads[TotpStore]
 
 
 
@@ -141,6 +146,13 @@ def _unauthenticated(request: Request, had_cookie: bool) -> HTTPResponse:
     return back("/login", "session_ended") if had_cookie else redirect("/login", status=303)
 
 
+async def _must_enrol(request: Request, agent: AgentView) -> bool:
+    s = services(request)
+    if not (s.settings.totp_supervisors and agent.is_supervisor) or request.path in TOTP_PATHS:
+        return False
+    return await s.totp.state(agent.id) is not TotpState.ACTIVE
+
+
 async def authenticate(request: Request) -> HTTPResponse | None:
     """Session cookie → agent; CSRF on every POST; a new password first if she must."""
     path = request.path
@@ -165,6 +177,10 @@ async def authenticate(request: Request) -> HTTPResponse | None:
         if path.startswith("/api/"):
             return json({"error": s.texts.message("password_must_change")}, status=403)
         return back(PASSWORD_PAGE, "password_must_change")
+    if await _must_enrol(request, agent):
+        if path.startswith("/api/"):
+            return json({"error": s.texts.message("totp_required")}, status=403)
+        return back(TOTP_PAGE, "totp_required")
     if agent.last_seen_at is None or utcnow() - agent.last_seen_at > TOUCH_EVERY:
         await s.queue.touch_agent(agent.id)
     return None

@@ -7,6 +7,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json, redirect
 
 from console.security import new_token, tokens_equal
+from console.totp import TotpState
 from console.web import (
     LOGIN_CSRF_COOKIE,
     PASSWORD_PAGE,
@@ -31,6 +32,17 @@ def _login_page(request: Request, error: str | None, status: int) -> HTTPRespons
                       login_csrf=login_csrf, me=None, title="Ingresar")
     set_cookie(response, LOGIN_CSRF_COOKIE, login_csrf, "/login", 3600, cookies_secure(request))
     return response
+
+
+async def _has_totp(request: Request, agent_id: int) -> bool:
+    return await services(request).totp.state(agent_id) is TotpState.ACTIVE
+
+
+async def _second_factor_fails(request: Request, agent_id: int) -> bool:
+    """She enrolled a second factor and the login form's code is not a fresh one of it."""
+    if not await _has_totp(request, agent_id):
+        return False
+    return not await services(request).totp.check(agent_id, form(request).get("code"))
 
 
 def _too_soon(request: Request, wait: int) -> HTTPResponse:
@@ -75,14 +87,17 @@ def blueprint() -> Blueprint:
             await s.queue.audit("login_rate_limited", agent_id, detail=who)
             return _too_soon(request, wait)
         check = await s.accounts.check_login(username, data.get("password") or "")
-        if check.agent is None:
+        second = check.agent is not None and await _second_factor_fails(request, check.agent.id)
+        if check.agent is None or second:
             await s.sessions.record_failure(username, ip)
-            await s.queue.audit("login_failed", agent_id, detail=who)
+            await s.queue.audit("login_failed", agent_id, detail="second factor" if second
+                                else who)
             return _login_page(request, s.texts.message("login_failed"), 401)
         agent = check.agent
         await s.sessions.clear_failures(username)
         token, _info = await s.sessions.create(agent.id)
-        await s.queue.audit("login", agent.id, detail="one-time code" if check.with_code else None)
+        await s.queue.audit("login", agent.id, detail="one-time code" if check.with_code
+                            else "second factor" if await _has_totp(request, agent.id) else None)
         await s.queue.touch_agent(agent.id)
         response = redirect(PASSWORD_PAGE if agent.must_change_password else "/", status=303)
         set_cookie(response, SESSION_COOKIE, token, "/", int(s.settings.session_hours * 3600),

@@ -196,8 +196,9 @@ def queue(tmp_path: Path) -> Iterator[HandoffQueue]:
 
 
 def console_settings(fake: FakeRasa, **overrides: Any) -> Settings:
+    # supervisors' second factor: tests/console/test_console_hardening.py
     values = {"rasa_url": fake.url, "rasa_token": TOKEN, "use_channel_window": False,
-              "secret": "console-test-secret", **overrides}
+              "secret": "console-test-secret", "totp_supervisors": False, **overrides}
     return Settings(**values)
 
 

@@ -3,9 +3,11 @@ progressive login delays, idle timeout, audited reading of closed cases."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
 
 import httpx
+import pyotp
 import pytest
 from conftest import PASSWORD, RunningConsole, console_settings, csrf_from, make_agent, page_csrf
 
@@ -237,6 +239,16 @@ def test_manage_clears_the_wait(tmp_path) -> None:
     assert store.failures("ana", "x", 60)[0].count == 0
     assert store.failures("x", "203.0.113.9", 60)[1].count == 4  # the guesser still waits
     assert any(e.action == "login_failures_cleared" for e in queue.audit_entries())
+    # a supervisor who lost her phone: her second factor goes, she enrols again
+    from console.totp import TotpState, TotpStore
+
+    totp, ana = TotpStore(engine), queue.agent_by_username("ana").id
+    secret = totp.pending_secret(ana)
+    assert totp.check(ana, pyotp.TOTP(secret).now())
+    assert totp.state(ana) is TotpState.ACTIVE
+    done = run_manage(db_url, "reset-totp", "--username", "ana")
+    assert done.returncode == 0, done.stderr
+    assert totp.state(ana) is TotpState.NONE
 
 
 # ------------------------------------------------------------ idle timeout
@@ -377,3 +389,81 @@ def test_a_supervisor_gives_a_reason_too(queue, fake_rasa, start) -> None:
     sara_id = queue.agent_by_username("sara").id
     assert [(e.agent_id, e.detail) for e in queue.audit_entries(ticket_id)
             if e.action == "closed_case_read"] == [(sara_id, "motivo: revisión de calidad")]
+
+
+# ------------------------------------------------------------ second factor (TOTP)
+def _code(secret: str, clock: Clock, steps: int = 0) -> str:
+    moment = clock.now.replace(tzinfo=timezone.utc).timestamp() + 30 * steps
+    return pyotp.TOTP(secret).at(moment)
+
+
+def _enrol(client: httpx.Client, clock: Clock) -> str:
+    page = client.get("/account/totp")
+    secret = re.search(r'id="totp-secret">([^<]+)<', page.text).group(1).replace(" ", "")
+    assert f"secret={secret}" in page.text  # the otpauth:// URI
+    wrong = client.post("/account/totp", data={"csrf_token": csrf_from(page.text),
+                                               "code": "000000"})
+    assert wrong.status_code == 400 and 'id="totp-error"' in wrong.text
+    done = client.post("/account/totp", data={"csrf_token": csrf_from(page.text),
+                                              "code": _code(secret, clock)})
+    assert done.status_code == 303 and done.headers["location"] == "/?msg=totp_enabled"
+    return secret
+
+
+def _login_with(running: RunningConsole, username: str, code: str | None) -> int:
+    client = httpx.Client(base_url=running.url)
+    token = csrf_from(client.get("/login").text)
+    data = {"username": username, "password": PASSWORD, "csrf_token": token}
+    if code is not None:
+        data["code"] = code
+    return client.post("/login", data=data).status_code
+
+
+def test_totp_is_required_for_supervisors_by_default() -> None:
+    assert Settings.from_env({}).totp_supervisors is True
+    assert Settings.from_env({"CONSOLE_TOTP_SUPERVISORS": "0"}).totp_supervisors is False
+
+
+def test_a_supervisor_enrols_then_needs_the_code(queue, fake_rasa, start, clock) -> None:
+    running = start(queue, fake_rasa, console_settings(fake_rasa, totp_supervisors=True),
+                    clock=clock)
+    make_agent(queue, "sara", "supervisor")
+    sara = httpx.Client(base_url=running.url)
+    assert _attempt(sara, "sara", PASSWORD).status_code == 303
+    assert sara.get("/").headers["location"] == "/account/totp?msg=totp_required"
+    assert sara.get("/api/queue").status_code == 403
+    secret = _enrol(sara, clock)
+    assert sara.get("/").status_code == 200
+    assert any(e.action == "totp_enabled" for e in queue.audit_entries())
+    clock.advance(60)
+    assert _login_with(running, "sara", None) == 401
+    wrong = f"{(int(_code(secret, clock)) + 1) % 1_000_000:06d}"
+    assert _login_with(running, "sara", wrong) == 401
+    code = _code(secret, clock)
+    assert _login_with(running, "sara", code) == 303
+    assert _login_with(running, "sara", code) == 401  # a code works once
+    clock.advance(30)
+    assert _login_with(running, "sara", f" {_code(secret, clock)[:3]} "
+                       f"{_code(secret, clock)[3:]}") == 303
+    assert [e.detail for e in queue.audit_entries() if e.action == "login"][0] == "second factor"
+    # a specialist is not asked to enrol, and her login needs no code
+    ana = _logged_in(running)
+    assert ana.get("/").status_code == 200
+
+
+def test_a_reset_removes_a_specialists_second_factor(queue, fake_rasa, start, clock) -> None:
+    running = start(queue, fake_rasa, clock=clock)
+    ana = _logged_in(running)
+    secret = _enrol(ana, clock)
+    assert _login_with(running, "ana", None) == 401
+    assert _login_with(running, "ana", _code(secret, clock, 1)) == 303
+    make_agent(queue, "sara", "supervisor")
+    sara = httpx.Client(base_url=running.url)
+    assert _attempt(sara, "sara", PASSWORD).status_code == 303
+    ana_id = queue.agent_by_username("ana").id
+    page = sara.post(f"/accounts/{ana_id}/reset", data={"csrf_token": page_csrf(sara)})
+    one_time = re.search(r'id="one-time-code">([^<]+)<', page.text).group(1)
+    client = httpx.Client(base_url=running.url)
+    answer = client.post("/login", data={"username": "ana", "password": one_time,
+                                         "csrf_token": csrf_from(client.get("/login").text)})
+    assert answer.status_code == 303  # no code asked: she enrols again if she wants
