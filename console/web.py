@@ -63,7 +63,6 @@ class Services:
     totp: InThreads[TotpStore]
 
 
-
 def services(request: Request) -> Services:
     return request.app.ctx.services
 
