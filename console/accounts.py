@@ -24,6 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from console.models import OneTimeCode
 from console.security import DUMMY_HASH, MIN_PASSWORD_LENGTH, hash_password, verify_password
 from console.sessions import SessionStore
+from console.totp import TotpStore
 from handoff.agents import UNUSABLE_PASSWORD, AgentView
 from handoff.base import add_audit, utcnow
 from handoff.queue import HandoffQueue
@@ -60,9 +61,10 @@ class LoginCheck:
 
 class Accounts:
     def __init__(self, queue: HandoffQueue, sessions: SessionStore, code_hours: int = 24,
-                 scrypt_n: int | None = None) -> None:
+                 scrypt_n: int | None = None, totp: TotpStore | None = None) -> None:
         self.queue = queue
         self.sessions = sessions
+        self.totp = totp
         self.code_hours = code_hours
         self._hash_options = {"n": scrypt_n} if scrypt_n else {}
         self._db = sessionmaker(bind=queue.engine, future=True, expire_on_commit=False)
@@ -140,7 +142,19 @@ class Accounts:
             return AccountResult("not_your_role", False)
         self.queue.set_password(target.id, UNUSABLE_PASSWORD, by=by.id, must_change_password=True)
         self.sessions.delete_for_agent(target.id)
+        if self.totp is not None:  # a lost phone is a common reason for a reset
+            self.totp.remove(target.id)
         return AccountResult("account_reset", True, target, self._issue_code(target.id, by.id))
+
+    def clear_failures(self, by: AgentView, agent_id: int) -> AccountResult:
+        """Her failed logins are forgotten: no more waiting (the guesser's address still
+        waits)."""
+        target = self._target(by, agent_id)
+        if target is None:
+            return AccountResult("not_your_role", False)
+        self.sessions.clear_failures(target.username)
+        self.queue.audit("login_failures_cleared", by.id, detail=f"agent={target.id}")
+        return AccountResult("failures_cleared", True, target)
 
     def set_active(self, by: AgentView, agent_id: int, active: bool) -> AccountResult:
         target = self._target(by, agent_id)

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from console.accounts import Accounts
 from console.assigner import run_forever
 from console.canned import CannedAnswers
 from console.casework import Casework, Template
+from console.client import ClientResolver
+from console.closed_reading import ClosedReadings
 from console.config import Settings
 from console.delivery import ChannelOutbox, Delivery
 from console.labels import case_label
@@ -38,8 +41,10 @@ from console.review import register as register_review
 from console.routes import blueprints
 from console.sessions import SessionStore
 from console.texts import Texts
+from console.totp import TotpStore
 from console.views import TicketPresenter, local_datetime, local_time
 from console.web import Services, authenticate, security_headers
+from handoff.base import utcnow
 from handoff.queue import HandoffQueue
 from handoff.rasa_api import RasaAPI
 from handoff.states import Role, TicketStatus
@@ -129,9 +134,11 @@ def create_app(
     review_store: ReviewStore | None = None,
     review_writer: ReviewedWriter | None = None,
     identity_changes: Callable[..., Any] | None | str = "auto",
+    clock: Callable[[], datetime] = utcnow,
 ) -> Sanic:
     """The console app. Tests pass their own queue, settings, Rasa client or delivery, and
-    their own review queue and labelled-data folder (the trainers' pages, console/review/)."""
+    their own review queue and labelled-data folder (the trainers' pages, console/review/), and
+    a clock for sessions and login delays."""
     settings = settings or Settings.from_env()
     queue = queue or HandoffQueue.from_env()
     pool = new_pool(settings.db_threads)
@@ -151,8 +158,10 @@ def create_app(
     key = _label_key(settings)
     texts = texts or Texts()
     rasa = rasa or RasaAPI(settings.rasa_url, settings.rasa_token)
-    sessions = SessionStore(queue.engine, settings.secret, settings.session_hours)
+    sessions = SessionStore(queue.engine, settings.secret, settings.session_hours,
+                            settings.idle_minutes, clock)
     in_queue = InThreads(queue, pool)
+    totp = TotpStore(queue.engine, clock)
     # the channel's outbox says whether a reply left (tests of the console alone have none)
     delivery = delivery or Delivery(ChannelOutbox() if settings.use_channel_window else None,
                                     run_blocking=lambda f, *a: in_thread(pool, f, *a))
@@ -169,12 +178,13 @@ def create_app(
     app.config.FALLBACK_ERROR_FORMAT = "text"
     app.ctx.services = Services(
         settings=settings, queue=in_queue, sessions=InThreads(sessions, pool),
-        accounts=InThreads(Accounts(queue, sessions, settings.one_time_code_hours, scrypt_n),
-                           pool),
+        accounts=InThreads(Accounts(queue, sessions, settings.one_time_code_hours, scrypt_n,
+                                    totp), pool),
         stats=InThreads(stats or StatsStore(queue.engine), pool),
         casework=casework, canned=canned or CannedAnswers(), texts=texts,
         jinja=_jinja(label), present=TicketPresenter(texts, label, settings.sla), rasa=rasa,
-        pool=pool, label=label)
+        pool=pool, label=label, client=ClientResolver(settings.trusted_proxies),
+        readings=ClosedReadings(clock, settings.idle_minutes), totp=InThreads(totp, pool))
     app.static("/static", str(HERE / "static"), name="static")
     app.on_request(authenticate)
     app.on_response(security_headers)

@@ -199,14 +199,23 @@ class Casework:
             identity_changed_at=changed,
         )
 
-    async def open_for_reading(self, ticket_id: int, agent: AgentView) -> TicketView | None:
-        """The ticket if this agent may read it; audited (reading a waiting case, too)."""
+    async def open_for_reading(self, ticket_id: int, agent: AgentView,
+                               closed_reason: str | None = None) -> TicketView | None:
+        """The ticket if this agent may read it; each opening is audited (reading a waiting
+        case, too). A closed case opens only with a reason, which goes into the audit."""
         ticket = await self.queue.get(ticket_id)
         if ticket is None or not may_read(ticket, agent):
             return None
-        waiting = ticket.status is TicketStatus.WAITING and not may_work(ticket, agent)
-        action = "conversation_read_waiting" if waiting else "conversation_viewed"
-        await self.queue.audit(action, agent.id, ticket.id)
+        detail = None
+        if ticket.status is TicketStatus.CLOSED:
+            if not closed_reason:
+                return None
+            action, detail = "closed_case_read", f"motivo: {closed_reason}"
+        elif ticket.status is TicketStatus.WAITING and not may_work(ticket, agent):
+            action = "conversation_read_waiting"
+        else:
+            action = "conversation_viewed"
+        await self.queue.audit(action, agent.id, ticket.id, detail=detail)
         return ticket
 
     # --------------------------------------------------------------- claim/assign

@@ -3,6 +3,8 @@
     python -m console.manage create-agent --username ana --role specialist|supervisor|trainer [--password P]
     python -m console.manage set-password --username ana [--password P]
     python -m console.manage deactivate --username ana
+    python -m console.manage clear-login-failures --username ana
+    python -m console.manage reset-totp --username sara
     python -m console.manage list-agents
 
 Without --password: prompts on a terminal, otherwise generates one and prints it once.
@@ -14,8 +16,10 @@ import argparse
 import getpass
 import sys
 
+from console.config import Settings
 from console.security import MIN_PASSWORD_LENGTH, generate_password, hash_password
 from console.sessions import SessionStore
+from console.totp import TotpStore
 from handoff.queue import HandoffQueue
 from handoff.states import Role
 
@@ -50,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     setpw.add_argument("--password")
     deactivate = sub.add_parser("deactivate", help="block an account (ends open sessions)")
     deactivate.add_argument("--username", required=True)
+    clear = sub.add_parser("clear-login-failures",
+                           help="forget her failed logins (no more waiting to log in)")
+    clear.add_argument("--username", required=True)
+    totp = sub.add_parser("reset-totp", help="remove her second factor (she enrols again)")
+    totp.add_argument("--username", required=True)
     sub.add_parser("list-agents")
     args = parser.parse_args(argv)
 
@@ -74,7 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if existing is None:
             raise SystemExit(f"No existe el usuario {username}.")
-        sessions = SessionStore(queue.engine)
+        sessions = SessionStore(queue.engine, Settings.from_env().secret)
+        if args.command == "clear-login-failures":
+            sessions.clear_failures(username)
+            queue.audit("login_failures_cleared", None, detail=f"agent={existing.id} cli")
+            print(f"Intentos fallidos olvidados: {username}.")
+            return 0
+        if args.command == "reset-totp":
+            TotpStore(queue.engine).remove(existing.id)
+            queue.audit("totp_removed", None, detail=f"agent={existing.id} cli")
+            print(f"Verificación en dos pasos quitada: {username}.")
+            return 0
         if args.command == "deactivate":
             queue.set_active(existing.id, False)
             sessions.delete_for_agent(existing.id)

@@ -13,7 +13,7 @@ from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 
 from handoff.models import Base, metadata
 
-__all__ = ["ConsoleSession", "LoginFailure", "OneTimeCode", "metadata"]
+__all__ = ["ConsoleSession", "ConsoleTotp", "LoginFailure", "OneTimeCode", "metadata"]
 
 
 class ConsoleSession(Base):
@@ -24,6 +24,8 @@ class ConsoleSession(Base):
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     expires_at = Column(DateTime, nullable=False)
+    # the idle timeout counts from here (NULL in rows older than the column: created_at)
+    last_used_at = Column(DateTime, nullable=True)
 
 
 class LoginFailure(Base):
@@ -51,3 +53,18 @@ class OneTimeCode(Base):
     created_by = Column(Integer, ForeignKey("handoff_agents.id"))
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     expires_at = Column(DateTime, nullable=False)
+
+
+class ConsoleTotp(Base):
+    """A TOTP second factor (RFC 6238): active once she confirmed a first code.
+
+    ``last_step`` is the 30-second step of the last code accepted: a code is never used twice.
+    """
+
+    __tablename__ = "console_totp"
+
+    agent_id = Column(Integer, ForeignKey("handoff_agents.id"), primary_key=True)
+    secret = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    confirmed_at = Column(DateTime, nullable=True)
+    last_step = Column(Integer, nullable=True)

@@ -16,11 +16,14 @@ from sanic.response import HTTPResponse, html, json, redirect
 from console.accounts import Accounts
 from console.canned import CannedAnswers
 from console.casework import Casework
+from console.client import ClientResolver
+from console.closed_reading import ClosedReadings
 from console.config import Settings
 from console.offload import InThreads
 from console.security import tokens_equal
 from console.sessions import SessionStore
 from console.texts import Texts
+from console.totp import TotpState, TotpStore
 from console.views import TicketPresenter
 from handoff.agents import AgentView
 from handoff.base import utcnow
@@ -35,6 +38,9 @@ PUBLIC_PATHS = ("/login", "/healthz", "/favicon.ico")
 PASSWORD_PAGE = "/account/password"
 # reachable while she must still choose a password (after logging in with a one-time code)
 PASSWORD_PATHS = (PASSWORD_PAGE, "/logout")
+TOTP_PAGE = "/account/totp"
+# reachable while a supervisor must still enrol her second factor
+TOTP_PATHS = (TOTP_PAGE, PASSWORD_PAGE, "/logout")
 
 
 @dataclass
@@ -52,10 +58,23 @@ class Services:
     rasa: RasaAPI
     pool: ThreadPoolExecutor
     label: Callable[[int], str]
+    client: ClientResolver
+    readings: ClosedReadings
+    totp: InThreads[TotpStore]
 
 
 def services(request: Request) -> Services:
     return request.app.ctx.services
+
+
+def client_address(request: Request) -> str:
+    return services(request).client.address(request)
+
+
+def cookies_secure(request: Request) -> bool:
+    """Secure cookies when configured, or when this request came over HTTPS."""
+    s = services(request)
+    return s.settings.secure_cookies or s.client.is_https(request)
 
 
 def me(request: Request) -> AgentView:
@@ -118,12 +137,19 @@ casework_only = require(lambda agent: agent.does_casework)
 supervisors_only = require(lambda agent: agent.is_supervisor)
 
 
-def _unauthenticated(request: Request) -> HTTPResponse:
+def _unauthenticated(request: Request, had_cookie: bool) -> HTTPResponse:
     if request.path.startswith("/api/"):
         return json({"error": "Inicia sesión."}, status=401)
     if request.method != "GET":
         return html("Inicia sesión.", status=401)
-    return redirect("/login", status=303)
+    return back("/login", "session_ended") if had_cookie else redirect("/login", status=303)
+
+
+async def _must_enrol(request: Request, agent: AgentView) -> bool:
+    s = services(request)
+    if not (s.settings.totp_supervisors and agent.is_supervisor) or request.path in TOTP_PATHS:
+        return False
+    return await s.totp.state(agent.id) is not TotpState.ACTIVE
 
 
 async def authenticate(request: Request) -> HTTPResponse | None:
@@ -133,10 +159,12 @@ async def authenticate(request: Request) -> HTTPResponse | None:
         return None
     s = services(request)
     token = request.cookies.get(SESSION_COOKIE)
-    session = await s.sessions.get(token)
+    # her activity renews the idle timeout; the pages' own polling does not
+    session = await s.sessions.get(token, renew=request.method != "GET"
+                                   or not path.startswith("/api/"))
     agent = await s.queue.get_agent(session.agent_id) if session else None
     if session is None or agent is None or not agent.active:
-        return _unauthenticated(request)
+        return _unauthenticated(request, bool(token))
     request.ctx.session, request.ctx.token, request.ctx.agent = session, token, agent
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get("x-csrf-token") or (
@@ -148,6 +176,10 @@ async def authenticate(request: Request) -> HTTPResponse | None:
         if path.startswith("/api/"):
             return json({"error": s.texts.message("password_must_change")}, status=403)
         return back(PASSWORD_PAGE, "password_must_change")
+    if await _must_enrol(request, agent):
+        if path.startswith("/api/"):
+            return json({"error": s.texts.message("totp_required")}, status=403)
+        return back(TOTP_PAGE, "totp_required")
     if agent.last_seen_at is None or utcnow() - agent.last_seen_at > TOUCH_EVERY:
         await s.queue.touch_agent(agent.id)
     return None

@@ -8,16 +8,17 @@
 | ``supervision`` | the supervisor's live view, assignment, audit |
 | ``reports`` | anonymous reports, chart, CSV |
 | ``accounts`` | accounts (supervisors) |
+| ``totp`` | enrolling one's own second factor |
 """
 
 from __future__ import annotations
 
 from sanic import Blueprint
 
-from console.routes import accounts, auth, casework, queue, reports, supervision
+from console.routes import accounts, auth, casework, queue, reports, supervision, totp
 
 
 def blueprints() -> list[Blueprint]:
     """Fresh blueprints (one set per app: tests run several apps in one process)."""
     return [module.blueprint() for module in (auth, queue, casework, supervision, reports,
-                                              accounts)]
+                                              accounts, totp)]

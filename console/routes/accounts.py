@@ -17,9 +17,12 @@ async def _page(request: Request, result: AccountResult | None = None,
     agents = await s.queue.list_agents(active_only=False)
     loads = await s.queue.loads()
     now = utcnow()
+    window = s.settings.login_window_minutes
     rows = [{"agent": a, "online": a.online(now), "open": loads.get(a.id).open
              if a.id in loads else 0, "role_label": s.texts.get("roles", a.role),
-             "pending_code": await s.accounts.has_code(a.id)} for a in agents]
+             "pending_code": await s.accounts.has_code(a.id),
+             "failures": (await s.sessions.failures(a.username, "", window))[0].count}
+            for a in agents]
     flash = s.texts.message(result.message) if result else None
     return render(request, "accounts.html", status=status, title="Cuentas", rows=rows,
                   result=result, flash=flash,
@@ -49,6 +52,12 @@ def blueprint() -> Blueprint:
     async def reset(request: Request, agent_id: int) -> HTTPResponse:
         result = await services(request).accounts.reset(me(request), agent_id)
         return await _page(request, result, 200 if result.ok else 400)
+
+    @bp.post("/accounts/<agent_id:int>/clear-failures")
+    @supervisors_only
+    async def clear_failures(request: Request, agent_id: int) -> HTTPResponse:
+        result = await services(request).accounts.clear_failures(me(request), agent_id)
+        return back("/accounts", result.message)
 
     @bp.post("/accounts/<agent_id:int>/deactivate")
     @supervisors_only

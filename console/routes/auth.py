@@ -7,11 +7,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json, redirect
 
 from console.security import new_token, tokens_equal
+from console.totp import TotpState
 from console.web import (
     LOGIN_CSRF_COOKIE,
     PASSWORD_PAGE,
     SESSION_COOKIE,
     back,
+    client_address,
+    cookies_secure,
     form,
     me,
     render,
@@ -27,8 +30,25 @@ def _login_page(request: Request, error: str | None, status: int) -> HTTPRespons
         login_csrf = new_token()
     response = render(request, "login.html", status=status, error=error,
                       login_csrf=login_csrf, me=None, title="Ingresar")
-    set_cookie(response, LOGIN_CSRF_COOKIE, login_csrf, "/login", 3600,
-               services(request).settings.secure_cookies)
+    set_cookie(response, LOGIN_CSRF_COOKIE, login_csrf, "/login", 3600, cookies_secure(request))
+    return response
+
+
+async def _has_totp(request: Request, agent_id: int) -> bool:
+    return await services(request).totp.state(agent_id) is TotpState.ACTIVE
+
+
+async def _second_factor_fails(request: Request, agent_id: int) -> bool:
+    """She enrolled a second factor and the login form's code is not a fresh one of it."""
+    if not await _has_totp(request, agent_id):
+        return False
+    return not await services(request).totp.check(agent_id, form(request).get("code"))
+
+
+def _too_soon(request: Request, wait: int) -> HTTPResponse:
+    text = services(request).texts.message("login_wait") or ""
+    response = _login_page(request, text.replace("{segundos}", str(wait)), 429)
+    response.headers["Retry-After"] = str(wait)
     return response
 
 
@@ -54,30 +74,34 @@ def blueprint() -> Blueprint:
         s = services(request)
         data = form(request)
         if not tokens_equal(data.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)):
-            return _login_page(request, "La sesión del formulario expiró. Intenta de nuevo.", 403)
+            return _login_page(request, s.texts.message("login_form_expired"), 403)
         username = (data.get("username") or "").strip()[:64]
-        ip = request.remote_addr or request.ip or "?"
+        ip = client_address(request)
         known = await s.queue.agent_by_username(username) if username else None
         agent_id = known.id if known else None
-        by_user, by_ip = await s.sessions.failures(username, ip, s.settings.login_window_minutes)
-        if by_user >= s.settings.login_limit_per_user or by_ip >= s.settings.login_limit_per_ip:
-            await s.queue.audit("login_rate_limited", agent_id,
-                                detail="user" if agent_id else "unknown")
-            return _login_page(request, "Demasiados intentos fallidos. Espera 15 minutos e "
-                               "intenta de nuevo, o pide ayuda a tu supervisora.", 429)
+        who = "user" if agent_id else "unknown"
+        account, address = await s.sessions.failures(username, ip,
+                                                     s.settings.login_window_minutes)
+        wait = s.settings.delays.wait_seconds(account, address, await s.sessions.now())
+        if wait:
+            await s.queue.audit("login_rate_limited", agent_id, detail=who)
+            return _too_soon(request, wait)
         check = await s.accounts.check_login(username, data.get("password") or "")
-        if check.agent is None:
+        second = check.agent is not None and await _second_factor_fails(request, check.agent.id)
+        if check.agent is None or second:
             await s.sessions.record_failure(username, ip)
-            await s.queue.audit("login_failed", agent_id, detail="user" if agent_id else "unknown")
-            return _login_page(request, "Usuario o contraseña incorrectos.", 401)
+            await s.queue.audit("login_failed", agent_id, detail="second factor" if second
+                                else who)
+            return _login_page(request, s.texts.message("login_failed"), 401)
         agent = check.agent
         await s.sessions.clear_failures(username)
         token, _info = await s.sessions.create(agent.id)
-        await s.queue.audit("login", agent.id, detail="one-time code" if check.with_code else None)
+        await s.queue.audit("login", agent.id, detail="one-time code" if check.with_code
+                            else "second factor" if await _has_totp(request, agent.id) else None)
         await s.queue.touch_agent(agent.id)
         response = redirect(PASSWORD_PAGE if agent.must_change_password else "/", status=303)
         set_cookie(response, SESSION_COOKIE, token, "/", int(s.settings.session_hours * 3600),
-                   s.settings.secure_cookies)
+                   cookies_secure(request))
         del response.cookies[LOGIN_CSRF_COOKIE]
         return response
 

@@ -13,10 +13,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from console.casework import CaseReading, may_read, may_work
+from console.closed_reading import clean_reason
 from console.web import back, casework_only, form, me, render, services
 from handoff.base import utcnow
 from handoff.queue import FORGOTTEN, TicketView
-from handoff.states import Outcome
+from handoff.states import Outcome, TicketStatus
 
 
 def _int(value: Any) -> int:
@@ -51,6 +52,19 @@ def _reading_json(request: Request, ticket: TicketView, reading: CaseReading) ->
     }
 
 
+def _closed_reason(request: Request, ticket: TicketView | None) -> str | None:
+    """The reason given in this session to read this closed case (renewed), if any."""
+    if ticket is None or ticket.status is not TicketStatus.CLOSED:
+        return None
+    return services(request).readings.reason(request.ctx.token, ticket.id, renew=True)
+
+
+def _reason_form(request: Request, ticket_id: int, error: str | None = None,
+                 reason: str = "", status: int = 200) -> HTTPResponse:
+    return render(request, "closed_reason.html", status=status, title="Caso cerrado",
+                  ticket_id=ticket_id, error=error, reason=reason)
+
+
 def blueprint() -> Blueprint:
     bp = Blueprint("casework")
 
@@ -58,7 +72,12 @@ def blueprint() -> Blueprint:
     @casework_only
     async def conversation_page(request: Request, ticket_id: int) -> HTTPResponse:
         s, agent = services(request), me(request)
-        ticket = await s.casework.open_for_reading(ticket_id, agent)
+        found = await s.queue.get(ticket_id)
+        reason = _closed_reason(request, found)
+        if found and found.status is TicketStatus.CLOSED and may_read(found, agent) \
+                and reason is None:
+            return _reason_form(request, ticket_id)
+        ticket = await s.casework.open_for_reading(ticket_id, agent, reason)
         if ticket is None:
             return back("/", "not_allowed")
         reading = await s.casework.read(ticket)
@@ -83,7 +102,27 @@ def blueprint() -> Blueprint:
         ticket = await s.queue.get(ticket_id)
         if ticket is None or not may_read(ticket, agent):
             return json({"error": s.texts.message("not_allowed"), "status": "gone"}, status=404)
+        if ticket.status is TicketStatus.CLOSED and _closed_reason(request, ticket) is None:
+            return json({"error": s.texts.message("reason_needed"), "status": "reason"},
+                        status=403)
         return json(_reading_json(request, ticket, await s.casework.read(ticket)))
+
+    @bp.post("/tickets/<ticket_id:int>/read-closed")
+    @casework_only
+    async def read_closed(request: Request, ticket_id: int) -> HTTPResponse:
+        s, agent = services(request), me(request)
+        ticket = await s.queue.get(ticket_id)
+        if ticket is None or not may_read(ticket, agent):
+            return back("/", "not_allowed")
+        if ticket.status is not TicketStatus.CLOSED:
+            return back(f"/tickets/{ticket_id}", "reason_not_needed")
+        raw = str(form(request).get("reason") or "")
+        reason, problem = clean_reason(raw)
+        if problem is not None:
+            return _reason_form(request, ticket_id, s.texts.message(problem.value),
+                                raw[:400], status=400)
+        s.readings.grant(request.ctx.token, ticket_id, reason)
+        return back(f"/tickets/{ticket_id}", "reason_given")
 
     @bp.post("/tickets/<ticket_id:int>/claim")
     @casework_only

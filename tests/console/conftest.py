@@ -196,8 +196,9 @@ def queue(tmp_path: Path) -> Iterator[HandoffQueue]:
 
 
 def console_settings(fake: FakeRasa, **overrides: Any) -> Settings:
+    # supervisors' second factor: tests/console/test_console_hardening.py
     values = {"rasa_url": fake.url, "rasa_token": TOKEN, "use_channel_window": False,
-              "secret": "console-test-secret", **overrides}
+              "secret": "console-test-secret", "totp_supervisors": False, **overrides}
     return Settings(**values)
 
 
@@ -245,3 +246,21 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met")
+
+
+@pytest.fixture
+def start() -> Iterator[Any]:
+    """``start(queue, fake_rasa, settings, **kwargs)``: a console stopped after the test."""
+    running: list[RunningConsole] = []
+
+    def starter(queue: HandoffQueue, fake: FakeRasa, settings: Settings | None = None,
+                **kwargs: Any) -> RunningConsole:
+        console = start_console(queue, fake, settings=settings or console_settings(fake),
+                                **kwargs)
+        running.append(console)
+        make_agent(queue, "ana")
+        return console
+
+    yield starter
+    for console in running:
+        console.stop()

@@ -202,6 +202,10 @@ def closed_case(console: RunningConsole, fake: FakeRasa, events: list[dict],
     opened = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=hours_ago + 1)
     with console.queue.engine.begin() as conn:
         conn.execute(update(Ticket).where(Ticket.id == ticket_id).values(created_at=opened))
+    # a closed case opens with a reason (tests/console/test_console_hardening.py)
+    given = client.post(f"/tickets/{ticket_id}/read-closed",
+                        data={"csrf_token": page_csrf(client), "reason": "seguimiento"})
+    assert given.headers["location"].endswith("msg=reason_given")
     return client, ticket_id
 
 
@@ -283,6 +287,8 @@ def test_follow_up_reasons_on_the_page(queue, fake_rasa) -> None:
         fake_rasa.trackers[PHONE]["events"] = ask_contact(recent)
         ticket_id = queue.list_closed(datetime(2000, 1, 1))[0].id
         client = login(console, "ana")
+        client.post(f"/tickets/{ticket_id}/read-closed",
+                    data={"csrf_token": page_csrf(client), "reason": "seguimiento"})
         page = client.get(f"/tickets/{ticket_id}").text
         assert "24 horas después de su último mensaje" in page  # too soon: a normal reply
     finally:

@@ -48,7 +48,7 @@ def site(tmp_path: Path, review: ReviewStore) -> Iterator[tuple[RunningConsole, 
     reviewed = tmp_path / "revisadas"
     app = create_app(queue=queue, settings=Settings(rasa_url="http://127.0.0.1:9",
                                                     rasa_token="x", use_channel_window=False,
-                                                    poll_seconds=30),
+                                                    poll_seconds=30, totp_supervisors=False),
                      review_store=review, review_writer=ReviewedWriter(directory=reviewed))
     running = RunningConsole(app, queue).start()
     yield running, reviewed
