@@ -17,7 +17,8 @@ Verify (exit 0 when intact, 1 with the first broken entry otherwise)::
 
     python -m handoff.audit_chain verify
 
-Not detected: cutting entries off the end of the log (nothing after them to break); keep the
+Entries an older version wrote before the upgrade are chained by the upgrade, as they were
+found. Not detected: cutting entries off the end of the log (nothing after them to break); keep the
 head that ``verify`` prints somewhere else (a ticketing system, a daily e-mail) to check that.
 """
 
@@ -67,42 +68,39 @@ def lock_log(s: Session) -> None:
         s.execute(text("UPDATE handoff_audit SET chain_hash = chain_hash WHERE 1 = 0"))
 
 
-def seal_tail(s: Session, mac: Mac = default_mac) -> int:
-    """Chain the unchained entries after the last chained one (rows from before the chain,
-    or written by an older version still running); the caller holds the lock."""
+def _last_chained(s: Session) -> tuple[str, int] | None:
     last = s.execute(select(AuditEntry.id, AuditEntry.chain_hash)
                      .where(AuditEntry.chain_hash.is_not(None))
                      .order_by(AuditEntry.id.desc()).limit(1)).first()
-    previous, after = (last.chain_hash, last.id) if last else (GENESIS, 0)
-    entries = s.execute(select(AuditEntry).where(AuditEntry.id > after)
-                        .order_by(AuditEntry.id)).scalars().all()
-    for entry in entries:
-        if entry.detail_mac is None:
-            entry.detail_mac = detail_mac(entry.detail, mac)
-        entry.chain_hash = previous = link(previous, entry, mac)
-    s.flush()
-    return len(entries)
+    return (last.chain_hash, last.id) if last else None
 
 
 def append(s: Session, entry: AuditEntry, mac: Mac = default_mac) -> None:
-    """Add ``entry`` to the log, chained, in the caller's transaction."""
+    """Add ``entry`` to the log, chained to the last chained entry, in the caller's
+    transaction. An unchained entry in between (edited by hand, or written by an older
+    version still running) is never sealed after the fact: ``verify`` reports it."""
     lock_log(s)
-    last = s.execute(select(AuditEntry.chain_hash).order_by(AuditEntry.id.desc()).limit(1)
-                     ).first()
+    last = _last_chained(s)
     entry.detail_mac = detail_mac(entry.detail, mac)
     s.add(entry)
     s.flush()  # the id, allocated under the lock
-    if last is not None and last.chain_hash is None:
-        seal_tail(s, mac)  # older unchained rows first, then this one
-        return
-    entry.chain_hash = link(last.chain_hash if last else GENESIS, entry, mac)
+    entry.chain_hash = link(last[0] if last else GENESIS, entry, mac)
 
 
 def seal_legacy(engine: Engine, mac: Mac = default_mac) -> int:
-    """Upgrade: chain the entries written before the chain existed. Idempotent."""
+    """Upgrade: chain the entries written before the chain existed. Called only by the
+    upgrade that adds the chain's columns, and only while no entry is chained yet: sealing
+    unchained entries later would launder tampering."""
     with Session(engine, future=True) as s, s.begin():
         lock_log(s)
-        return seal_tail(s, mac)
+        if _last_chained(s) is not None:
+            return 0
+        previous = GENESIS
+        entries = s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+        for entry in entries:
+            entry.detail_mac = detail_mac(entry.detail, mac)
+            entry.chain_hash = previous = link(previous, entry, mac)
+        return len(entries)
 
 
 # ---------------------------------------------------------------------------- verify

@@ -78,11 +78,13 @@ def upgrade(engine: Engine, metadata: MetaData) -> list[str]:
             if column in missing_columns(engine, metadata):
                 raise
     if "handoff_tickets" in metadata.tables:
-        _upgrade_queue(engine)
+        _upgrade_queue(engine, chain_added="handoff_audit.chain_hash" in added)
     return added
 
 
-def _upgrade_queue(engine: Engine) -> None:
+def _upgrade_queue(engine: Engine, chain_added: bool) -> None:
+    """Seal what is in clear; chain the old audit entries, only in the upgrade that adds the
+    chain (never later: that would launder entries whose hash an insider removed)."""
     from handoff.audit_chain import seal_legacy
     from handoff.sealing import seal_existing
 
@@ -90,7 +92,8 @@ def _upgrade_queue(engine: Engine) -> None:
         for name in OLD_INDEXES:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     seal_existing(engine)
-    seal_legacy(engine)
+    if chain_added:
+        seal_legacy(engine)
     with engine.begin() as conn:
         conn.execute(text(KEY_INDEX))
         if engine.dialect.name in ("sqlite", "postgresql"):

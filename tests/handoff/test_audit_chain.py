@@ -129,3 +129,14 @@ def test_the_verify_command(logged: HandoffQueue, db_url: str,
     assert audit_chain.main(["verify"]) == 1
     assert "entrada 3" in capsys.readouterr().err
     assert audit_chain.main([]) == 2
+
+
+def test_an_unchained_entry_is_never_sealed_after_the_fact(logged: HandoffQueue) -> None:
+    # an insider edits the newest entry and removes its hash, hoping the next append or a
+    # restart (the upgrade) chains it again
+    _sql(logged, "UPDATE handoff_audit SET action = 'ticket_released', chain_hash = NULL "
+                 "WHERE id = 8")
+    logged.audit("transcript_read")
+    HandoffQueue(logged.engine)  # a restart runs the upgrade
+    verdict = audit_chain.verify(logged.engine)
+    assert (verdict.broken_id, verdict.reason) == (8, "not chained")
