@@ -88,15 +88,15 @@ def _upgrade_queue(engine: Engine, chain_added: bool) -> None:
     from handoff.audit_chain import seal_legacy
     from handoff.sealing import seal_existing
 
-    with engine.begin() as conn:
-        for name in OLD_INDEXES:
-            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     seal_existing(engine)
     if chain_added:
         seal_legacy(engine)
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        return  # fresh databases get the model's index; the open-ticket check is in the code
     with engine.begin() as conn:
         conn.execute(text(KEY_INDEX))
-        if engine.dialect.name in ("sqlite", "postgresql"):
-            # At most one open ticket per conversation (partial index; other dialects rely
-            # on open_ticket's check-then-insert).
-            conn.execute(text(OPEN_TICKET_INDEX))
+        # At most one open ticket per conversation (partial index; other dialects rely on
+        # open_ticket's check-then-insert). Created before the old one goes.
+        conn.execute(text(OPEN_TICKET_INDEX))
+        for name in OLD_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from handoff import audit_chain
 from handoff.priority import EMERGENCY, RISK
@@ -151,6 +152,14 @@ def test_a_database_in_clear_is_sealed_in_place(any_db_url: str, data_key: str) 
         assert leaks(any_db_url, [PHONE, CONTACT, ANSWER, NOTE]) == [PHONE, CONTACT, ANSWER, NOTE]
         queue = HandoffQueue(engine)  # upgrades on start
         assert leaks(any_db_url, SECRETS) == []
+        indexes = {i["name"] for i in inspect(engine).get_indexes("handoff_tickets")}
+        assert "ix_handoff_tickets_conversation_key_status" in indexes
+        assert not indexes & {"uq_handoff_open_ticket", "ix_handoff_tickets_conversation_status"}
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # one open ticket per key
+            conn.execute(text(
+                "INSERT INTO handoff_tickets (id, conversation_id, conversation_key, status, level,"
+                " priority, reason, created_at) SELECT 10, conversation_id, conversation_key, "
+                "'waiting', level, priority, reason, created_at FROM handoff_tickets WHERE id = 2"))
         ticket = queue.open_ticket_for(PHONE)
         assert ticket.id == 2 and ticket.screening is None
         old = queue.get(1)
