@@ -18,8 +18,10 @@ Verify (exit 0 when intact, 1 with the first broken entry otherwise)::
     python -m handoff.audit_chain verify
 
 Entries an older version wrote before the upgrade are chained by the upgrade, as they were
-found. Not detected: cutting entries off the end of the log (nothing after them to break); keep the
-head that ``verify`` prints somewhere else (a ticketing system, a daily e-mail) to check that.
+found; stop older versions before upgrading (an entry one writes afterwards stays unchained, and
+``verify`` reports it). Not detected: cutting entries off the end of the log (nothing after
+them breaks); keep the head that ``verify`` prints somewhere else (a ticketing system, a daily
+e-mail) to check that.
 """
 
 from __future__ import annotations
