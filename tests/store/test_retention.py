@@ -178,8 +178,8 @@ def test_tracker_database_from_the_endpoints_file(tmp_path: Path,
     assert tracker_retention.endpoints_url(sqlite_file) == "sqlite:///var/tracker.db"
     monkeypatch.setenv("DATABASE_URL", "postgresql://ana@127.0.0.1:5432/test")
     production = Path(__file__).resolve().parents[2] / "endpoints.production.yml"
-    for name in ("ACTION_SERVER_URL", "TRACKER_CACHE_SIZE", "REDIS_HOST", "REDIS_PORT",
-                 "REDIS_DB", "REDIS_PASSWORD", "REDIS_KEY_PREFIX"):
+    for name in ("ACTION_SERVER_URL", "ACTION_SERVER_TOKEN", "TRACKER_CACHE_SIZE", "REDIS_HOST",
+                 "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "REDIS_KEY_PREFIX"):
         monkeypatch.setenv(name, "1")
     assert tracker_retention.endpoints_url(production) == "postgresql://ana@127.0.0.1:5432/test"
 
