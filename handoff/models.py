@@ -3,8 +3,8 @@
 Columns added after the first release are nullable (or have a server default) so that
 ``handoff.schema.upgrade`` can add them to an existing database in place.
 
-Her number (the conversation id), her safe-contact answer, her screening answers and the notes
-are sealed at rest (``store/crypto_types.py``); tickets are looked up by ``conversation_key``,
+Her number (the conversation id), her safe-contact answer, her screening answers, the ticket's
+reason (the triage's label names the kind of violence) and the notes are sealed at rest (``store/crypto_types.py``); tickets are looked up by ``conversation_key``,
 a keyed digest of the conversation id (``HandoffQueue.conversation_key``), never by the
 sealed column.
 """
@@ -42,7 +42,7 @@ class Ticket(Base):
     status = Column(String(16), nullable=False, default=TicketStatus.WAITING.value)
     level = Column(String(16), nullable=False, default="other")
     priority = Column(Integer, nullable=False)
-    reason = Column(String(200), nullable=False, default="")
+    reason = Column(EncryptedText, nullable=False, default="")  # sealed: names the violence
     safe_contact = Column(EncryptedText)
     screening = Column(EncryptedJSON)
     agent_id = Column(Integer, ForeignKey("handoff_agents.id"))

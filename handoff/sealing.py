@@ -1,6 +1,6 @@
 """Upgrade an existing queue database whose personal data is still in clear (interim, until
-Alembic): her number, safe-contact answer and screening answers in ``handoff_tickets`` and the
-notes' text get sealed in place, every ticket gets its ``conversation_key``, and the audit
+Alembic): her number, safe-contact answer, screening answers and the reason in
+``handoff_tickets`` and the notes' text get sealed in place, every ticket gets its ``conversation_key``, and the audit
 entries written before the hash chain get chained. Idempotent, and safe when several
 processes start at once (every row update is conditional on the row still being in clear).
 
@@ -24,7 +24,7 @@ from store.crypto_types import SEALED_PREFIX, looks_sealed
 logger = logging.getLogger(__name__)
 
 FORGOTTEN = "purged:"  # the conversation id (and key) of a ticket whose content is gone
-SEALED_COLUMNS = {"handoff_tickets": ("conversation_id", "safe_contact", "screening"),
+SEALED_COLUMNS = {"handoff_tickets": ("conversation_id", "safe_contact", "screening", "reason"),
                   "handoff_notes": ("text",)}
 
 
@@ -64,7 +64,7 @@ def _seal_screening(value: str | None) -> str | None:
 
 
 def _seal_tickets(conn: Connection) -> int:
-    rows = conn.execute(text("SELECT id, conversation_id, safe_contact, screening "
+    rows = conn.execute(text("SELECT id, conversation_id, safe_contact, screening, reason "
                              "FROM handoff_tickets WHERE conversation_key IS NULL")).all()
     for row in rows:
         plain = row.conversation_id
@@ -72,10 +72,11 @@ def _seal_tickets(conn: Connection) -> int:
             plain = data_keyring().decrypt_text(plain)
         conn.execute(text(
             "UPDATE handoff_tickets SET conversation_id = :cid, conversation_key = :key, "
-            "safe_contact = :contact, screening = :screening "
+            "safe_contact = :contact, screening = :screening, reason = :reason "
             "WHERE id = :id AND conversation_key IS NULL"),
             {"id": row.id, "cid": _seal(row.conversation_id), "key": conversation_key(plain),
-             "contact": _seal(row.safe_contact), "screening": _seal_screening(row.screening)})
+             "contact": _seal(row.safe_contact), "screening": _seal_screening(row.screening),
+             "reason": _seal(row.reason or "")})
     return len(rows)
 
 

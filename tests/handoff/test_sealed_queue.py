@@ -22,7 +22,8 @@ OTHER = "56911223344"
 CONTACT = "solo después de las 22, cuando él duerme"
 ANSWER = "me dijo que me iba a matar"
 NOTE = "la vecina Rosalía guarda una copia de las llaves"
-SECRETS = [PHONE, OTHER, CONTACT, ANSWER, NOTE]
+REASON = "Relato de violencia: violencia sexual"
+SECRETS = [PHONE, OTHER, CONTACT, ANSWER, NOTE, REASON]
 SCREENING = {"answers": {"amenaza_muerte": ANSWER}, "result": "alto"}
 
 
@@ -35,7 +36,7 @@ def _fill(queue: HandoffQueue) -> int:
     queue.close(first.id, agent.id, "orientacion")
     second = queue.open_ticket(PHONE, "risk", RISK, "otra vez", safe_contact=CONTACT)
     queue.escalate(PHONE, "emergencia_ahora")
-    queue.open_ticket(OTHER, "info", 3, "info", screening=SCREENING)
+    queue.open_ticket(OTHER, "risk", RISK, REASON, screening=SCREENING)
     queue.set_no_contact(PHONE)
     return second.id
 
@@ -51,7 +52,8 @@ def test_a_copy_of_the_database_shows_no_number_and_no_answers(any_db_url: str,
         assert found.id == second and found.priority == EMERGENCY
         assert (found.conversation_id, found.safe_contact) == (PHONE, CONTACT)
         assert [n.text for n in queue.notes(second)] == [NOTE]  # the earlier ticket's note
-        assert queue.open_ticket_for(OTHER).screening == SCREENING
+        assert (queue.open_ticket_for(OTHER).screening, queue.open_ticket_for(OTHER).reason) \
+            == (SCREENING, REASON)
         assert queue.held_conversations(queue.get(second).created_at) == {PHONE, OTHER}
         # at rest: nothing
         assert leaks(any_db_url, SECRETS) == []
@@ -115,7 +117,8 @@ CREATE UNIQUE INDEX uq_handoff_open_ticket ON handoff_tickets (conversation_id)
   WHERE status != 'closed';
 CREATE INDEX ix_handoff_tickets_conversation_status ON handoff_tickets (conversation_id, status);
 INSERT INTO handoff_agents VALUES (1, 'ana', 'scrypt$x', 'specialist', NULL, true);
-INSERT INTO handoff_tickets VALUES (1, '56987651234', 'closed', 'risk', 3, 'r',
+INSERT INTO handoff_tickets VALUES (1, '56987651234', 'closed', 'risk', 3,
+  'Relato de violencia: violencia sexual',
   'solo después de las 22, cuando él duerme',
   '{"answers": {"amenaza_muerte": "me dijo que me iba a matar"}, "result": "alto"}', 1,
   '2026-03-01 12:00:00', '2026-03-01 12:05:00', '2026-03-01 13:00:00', NULL);
@@ -149,7 +152,8 @@ def test_a_database_in_clear_is_sealed_in_place(any_db_url: str, data_key: str) 
     engine = make_engine(any_db_url)
     try:
         _create_old_database(engine)
-        assert leaks(any_db_url, [PHONE, CONTACT, ANSWER, NOTE]) == [PHONE, CONTACT, ANSWER, NOTE]
+        in_clear = [PHONE, CONTACT, ANSWER, NOTE, REASON]
+        assert leaks(any_db_url, in_clear) == in_clear
         queue = HandoffQueue(engine)  # upgrades on start
         assert leaks(any_db_url, SECRETS) == []
         indexes = {i["name"] for i in inspect(engine).get_indexes("handoff_tickets")}
@@ -163,8 +167,8 @@ def test_a_database_in_clear_is_sealed_in_place(any_db_url: str, data_key: str) 
         ticket = queue.open_ticket_for(PHONE)
         assert ticket.id == 2 and ticket.screening is None
         old = queue.get(1)
-        assert (old.conversation_id, old.safe_contact, old.screening) == (PHONE, CONTACT,
-                                                                          SCREENING)
+        assert (old.conversation_id, old.safe_contact, old.screening, old.reason) == (
+            PHONE, CONTACT, SCREENING, REASON)
         assert [n.text for n in queue.notes(2)] == [NOTE]
         assert queue.open_ticket_for(OTHER).id == 3
         # the open-ticket rule now holds on the key: a second open ticket is an update
