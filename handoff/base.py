@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from handoff.audit_chain import append
 from handoff.models import AuditEntry, metadata
 from handoff.schema import upgrade
 
@@ -39,9 +40,11 @@ def add_audit(
     ticket_id: int | None = None,
     detail: str | None = None,
 ) -> None:
-    """One audit line in the caller's transaction. Never message text or phone numbers."""
-    s.add(AuditEntry(at=utcnow(), agent_id=agent_id, action=action, ticket_id=ticket_id,
-                     detail=short(detail, DETAIL_MAX)))
+    """One audit line in the caller's transaction, hash-chained to the previous one (this
+    holds the log's append lock until the transaction ends). Never message text or phone
+    numbers."""
+    append(s, AuditEntry(at=utcnow(), agent_id=agent_id, action=action, ticket_id=ticket_id,
+                         detail=short(detail, DETAIL_MAX)))
 
 
 class Store:

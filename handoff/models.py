@@ -2,6 +2,11 @@
 
 Columns added after the first release are nullable (or have a server default) so that
 ``handoff.schema.upgrade`` can add them to an existing database in place.
+
+Her number (the conversation id), her safe-contact answer, her screening answers, the ticket's
+reason (the triage's label names the kind of violence) and the notes are sealed at rest (``store/crypto_types.py``); tickets are looked up by ``conversation_key``,
+a keyed digest of the conversation id (``HandoffQueue.conversation_key``), never by the
+sealed column.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     false,
 )
 from sqlalchemy.orm import declarative_base
 
 from handoff.states import Role, TicketStatus
+from store.crypto_types import EncryptedJSON, EncryptedText
 
 metadata = MetaData()
 Base = declarative_base(metadata=metadata)
@@ -33,13 +38,13 @@ class Ticket(Base):
     __tablename__ = "handoff_tickets"
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(128), nullable=False)
+    conversation_id = Column(EncryptedText, nullable=False)  # sealed: her phone number
     status = Column(String(16), nullable=False, default=TicketStatus.WAITING.value)
     level = Column(String(16), nullable=False, default="other")
     priority = Column(Integer, nullable=False)
-    reason = Column(String(200), nullable=False, default="")
-    safe_contact = Column(String(200))
-    screening = Column(JSON)
+    reason = Column(EncryptedText, nullable=False, default="")  # sealed: names the violence
+    safe_contact = Column(EncryptedText)
+    screening = Column(EncryptedJSON)
     agent_id = Column(Integer, ForeignKey("handoff_agents.id"))
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     assigned_at = Column(DateTime)
@@ -51,9 +56,12 @@ class Ticket(Base):
     outcome = Column(String(32))  # handoff.states.Outcome, set on close
     tags = Column(JSON)  # list of tag codes from console/textos.yml
     stats_id = Column(Integer)  # her anonymous row in handoff_stats (survives the purge)
+    # keyed digest of conversation_id (or ``purged:<id>`` once forgotten); nullable only so
+    # that the upgrade can add it, which fills it for every old row
+    conversation_key = Column(String(64))
 
     __table_args__ = (
-        Index("ix_handoff_tickets_conversation_status", "conversation_id", "status"),
+        Index("ix_handoff_tickets_conversation_key_status", "conversation_key", "status"),
         Index("ix_handoff_tickets_queue", "status", "priority", "created_at"),
         Index("ix_handoff_tickets_agent_status", "agent_id", "status"),
     )
@@ -79,7 +87,7 @@ class Note(Base):
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("handoff_tickets.id"), nullable=False, index=True)
     agent_id = Column(Integer, ForeignKey("handoff_agents.id"))
-    text = Column(Text, nullable=False)
+    text = Column(EncryptedText, nullable=False)  # sealed
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
 
 
@@ -92,6 +100,10 @@ class AuditEntry(Base):
     action = Column(String(64), nullable=False)
     ticket_id = Column(Integer, ForeignKey("handoff_tickets.id"), index=True)
     detail = Column(String(500))
+    # hash chain (handoff/audit_chain.py): a keyed digest of the detail, so that the purge can
+    # blank the detail and keep the chain; and the entry's link, chained to the previous one
+    detail_mac = Column(String(64))
+    chain_hash = Column(String(64))
 
 
 class ContactPreference(Base):

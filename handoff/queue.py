@@ -23,6 +23,7 @@ from handoff.agents import AgentDirectory, AgentView
 from handoff.base import add_audit, short, utcnow
 from handoff.models import Agent, AuditEntry, ContactPreference, Note, Ticket
 from handoff.priority import EMERGENCY
+from handoff.sealing import FORGOTTEN, conversation_key
 from handoff.states import OPEN_STATUSES, Outcome, TicketStatus
 
 __all__ = ["AgentView", "HandoffQueue", "TicketView", "NoteView", "AuditView", "AgentLoad",
@@ -132,7 +133,7 @@ _shared_lock = threading.Lock()
 def _open_ticket_query(query: Any, conversation_id: str) -> Any:
     """The newest waiting or assigned ticket of a conversation (at most one exists)."""
     return (
-        query.where(Ticket.conversation_id == conversation_id)
+        query.where(Ticket.conversation_key == conversation_key(conversation_id))
         .where(Ticket.status.in_(_OPEN))
         .order_by(Ticket.id.desc())
         .limit(1)
@@ -199,6 +200,7 @@ class HandoffQueue(AgentDirectory):
             if ticket is None:
                 ticket = Ticket(
                     conversation_id=conversation_id,
+                    conversation_key=conversation_key(conversation_id),
                     status=TicketStatus.WAITING.value,
                     level=level,
                     priority=int(priority),
@@ -537,7 +539,7 @@ class HandoffQueue(AgentDirectory):
             ticket = s.get(Ticket, ticket_id)
             if ticket is None:
                 return []
-            ids = select(Ticket.id).where(Ticket.conversation_id == ticket.conversation_id)
+            ids = select(Ticket.id).where(Ticket.conversation_key == ticket.conversation_key)
             rows = s.execute(
                 select(Note, Agent.username)
                 .outerjoin(Agent, Note.agent_id == Agent.id)
@@ -579,20 +581,29 @@ class HandoffQueue(AgentDirectory):
             ids = [i for (i,) in s.execute(
                 select(Ticket.id).where(Ticket.status == TicketStatus.CLOSED.value,
                                         Ticket.closed_at < before,
-                                        ~Ticket.conversation_id.like(f"{FORGOTTEN}%")))]
+                                        ~Ticket.conversation_key.like(f"{FORGOTTEN}%")))]
             if not ids:
                 return 0
             _forget_tickets(s, ids)
             add_audit(s, "tickets_purged", detail=f"count={len(ids)}")
             return len(ids)
 
+    def purge_audit_details(self, before: datetime) -> int:
+        """Blank the detail of audit entries older than ``before`` (who did what to which
+        ticket stays). Their ``detail_mac`` stays too, so the hash chain still verifies."""
+        with self._session() as s:
+            result = s.execute(update(AuditEntry).where(AuditEntry.at < before,
+                                                        AuditEntry.detail.is_not(None))
+                               .values(detail=None).execution_options(synchronize_session=False))
+            return int(result.rowcount or 0)
+
     def held_conversations(self, since: datetime) -> set[str]:
         """Conversations whose content retention must keep: an open ticket, or a ticket
         closed at or after ``since``."""
         query = select(Ticket.conversation_id).where(
             or_(Ticket.status.in_(_OPEN), Ticket.closed_at >= since),
-            ~Ticket.conversation_id.like(f"{FORGOTTEN}%")).distinct()
-        with self._session() as s:
+            ~Ticket.conversation_key.like(f"{FORGOTTEN}%"))
+        with self._session() as s:  # sealed: each row decrypts to the same id, hence the set
             return {cid for (cid,) in s.execute(query)}
 
     def erase_conversation(self, conversation_id: str, agent_id: int | None = None) -> list[int]:
@@ -602,7 +613,7 @@ class HandoffQueue(AgentDirectory):
         now = utcnow()
         with self._session() as s:
             tickets = list(s.execute(select(Ticket).where(
-                Ticket.conversation_id == conversation_id)).scalars())
+                Ticket.conversation_key == conversation_key(conversation_id))).scalars())
             for ticket in tickets:
                 if ticket.status != TicketStatus.CLOSED.value:
                     ticket.status, ticket.closed_at = TicketStatus.CLOSED.value, now
@@ -616,13 +627,11 @@ class HandoffQueue(AgentDirectory):
             return ids
 
 
-FORGOTTEN = "purged:"  # the conversation id of a ticket whose content is gone
-
-
 def _forget_tickets(s: Any, ids: list[int]) -> None:
     """Delete the notes and blank the content of these tickets (their rows stay)."""
     s.execute(delete(Note).where(Note.ticket_id.in_(ids)))
     for ticket_id in ids:
         s.execute(update(Ticket).where(Ticket.id == ticket_id).values(
-            conversation_id=f"{FORGOTTEN}{ticket_id}", safe_contact=None, screening=None,
+            conversation_id=f"{FORGOTTEN}{ticket_id}",
+            conversation_key=f"{FORGOTTEN}{ticket_id}", safe_contact=None, screening=None,
             reason="", region=None, tags=None).execution_options(synchronize_session=False))

@@ -1,6 +1,7 @@
 """The handoff's share of the retention purge (``store/retention.py``): the content of tickets
 closed before the horizon (their anonymous statistics rows stay), the people-seen digests,
-and processed escalation decisions."""
+the details of old audit entries (the hash chain survives it) and processed escalation
+decisions."""
 
 from __future__ import annotations
 
@@ -19,3 +20,8 @@ def purge_queue(horizon: Horizon) -> int:
 @register("escalation_log")
 def purge_escalations(horizon: Horizon) -> int:
     return EscalationLog(HandoffQueue.from_env().engine).purge(horizon.cutoff)
+
+
+@register("audit_details")
+def purge_audit_details(horizon: Horizon) -> int:
+    return HandoffQueue.from_env().purge_audit_details(horizon.cutoff)

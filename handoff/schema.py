@@ -5,6 +5,9 @@ new columns that are nullable or have a server default. ``upgrade`` creates what
 adds missing columns with ``ALTER TABLE ... ADD COLUMN``; it is idempotent and safe when several
 processes start at once. Table names never change (the console's tables moved from
 ``handoff/models.py`` to ``console/models.py`` and kept theirs), so old databases keep working.
+
+Data that older versions kept in clear is sealed in place (``handoff/sealing.py``), and audit
+entries from before the hash chain are chained (``handoff/audit_chain.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,13 @@ from handoff.states import TicketStatus
 logger = logging.getLogger(__name__)
 
 OPEN_TICKET_INDEX = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS uq_handoff_open_ticket "
-    f"ON handoff_tickets (conversation_id) WHERE status != '{TicketStatus.CLOSED.value}'"
+    "CREATE UNIQUE INDEX IF NOT EXISTS uq_handoff_open_ticket_key "
+    f"ON handoff_tickets (conversation_key) WHERE status != '{TicketStatus.CLOSED.value}'"
 )
+KEY_INDEX = ("CREATE INDEX IF NOT EXISTS ix_handoff_tickets_conversation_key_status "
+             "ON handoff_tickets (conversation_key, status)")
+# indexes on the conversation id in clear: useless (and revealing) once it is sealed
+OLD_INDEXES = ("uq_handoff_open_ticket", "ix_handoff_tickets_conversation_status")
 
 
 def _column_ddl(column: Column, engine: Engine) -> str:
@@ -70,9 +77,26 @@ def upgrade(engine: Engine, metadata: MetaData) -> list[str]:
             # another process added it at the same moment: fine if it is there now
             if column in missing_columns(engine, metadata):
                 raise
-    if engine.dialect.name in ("sqlite", "postgresql"):
-        # At most one open ticket per conversation (partial index; other dialects rely on
-        # open_ticket's check-then-insert).
-        with engine.begin() as conn:
-            conn.execute(text(OPEN_TICKET_INDEX))
+    if "handoff_tickets" in metadata.tables:
+        _upgrade_queue(engine, chain_added="handoff_audit.chain_hash" in added)
     return added
+
+
+def _upgrade_queue(engine: Engine, chain_added: bool) -> None:
+    """Seal what is in clear; chain the old audit entries, only in the upgrade that adds the
+    chain (never later: that would launder entries whose hash an insider removed)."""
+    from handoff.audit_chain import seal_legacy
+    from handoff.sealing import seal_existing
+
+    seal_existing(engine)
+    if chain_added:
+        seal_legacy(engine)
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        return  # fresh databases get the model's index; the open-ticket check is in the code
+    with engine.begin() as conn:
+        conn.execute(text(KEY_INDEX))
+        # At most one open ticket per conversation (partial index; other dialects rely on
+        # open_ticket's check-then-insert). Created before the old one goes.
+        conn.execute(text(OPEN_TICKET_INDEX))
+        for name in OLD_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))

@@ -13,6 +13,7 @@ went, never logs text or numbers). The modules of ``STORES`` register theirs on 
 | `whatsapp_channel` | channels/whatsapp/retention.py  | inbox, outbox (statuses), last-message   |
 | `handoff_queue`    | handoff/retention.py            | ticket content and notes; people seen    |
 | `escalation_log`   | handoff/retention.py            | processed escalation decisions           |
+| `audit_details`    | handoff/retention.py            | details of old audit entries (chain kept) |
 | `review_items`     | training/review.py              | the trainers' review queue               |
 | `rasa_trackers`    | store/tracker_retention.py      | trackers of idle, unheld conversations   |
 | `erasure_requests` | store/erasure.py                | finished erasure requests                |

@@ -23,3 +23,29 @@ def queue(db_url: str) -> HandoffQueue:
     engine = make_engine(db_url)
     yield HandoffQueue(engine)
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, tmp_path: Path):
+    """A fresh database: a SQLite file, and a throw-away PostgreSQL database when one answers."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpline.db'}"
+        return
+    from stack.services import default_database_url, postgres_problem, temporary_database
+
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(f"{problem}: PostgreSQL tests skipped (start it at "
+                    f"{default_database_url()})")
+    with temporary_database(prefix="t_handoff") as url:
+        yield url
+
+
+@pytest.fixture
+def data_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh HELPLINE_DATA_KEY for this test."""
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("HELPLINE_DATA_KEY", key)
+    return key

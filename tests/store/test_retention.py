@@ -19,6 +19,7 @@ from channels.whatsapp import inbox, outbox, window
 from channels.whatsapp.inbound import parse_update
 from channels.whatsapp.outbox import OutboundRequest
 from channels.whatsapp.tables import dispose
+from handoff import audit_chain
 from handoff.escalation_log import EscalationLog, Kind
 from handoff.escalation_log import Outcome as EscalationOutcome
 from handoff.models import Ticket
@@ -119,7 +120,8 @@ async def test_purge_deletes_old_content_keeps_new_and_statistics(env: dict) -> 
     counts = retention.purge_all(retention.Horizon(datetime.now(timezone.utc)))
 
     assert set(counts) == {"whatsapp_channel", "handoff_queue", "escalation_log",
-                           "review_items", "rasa_trackers", "erasure_requests"}
+                           "audit_details", "review_items", "rasa_trackers",
+                           "erasure_requests"}
     assert all(count >= 0 for count in counts.values()), counts
     # trackers: the idle, unheld ones are gone; the held and recent ones stay
     for sender in (OLD_NO_TICKET, OLD_CLOSED):
@@ -154,6 +156,8 @@ async def test_purge_deletes_old_content_keeps_new_and_statistics(env: dict) -> 
     # a second run finds nothing more
     again = retention.purge_all(retention.Horizon(datetime.now(timezone.utc)))
     assert again["rasa_trackers"] == 0 and again["handoff_queue"] == 0
+    # the purge wrote to the audit log and blanked nothing recent: the chain still holds
+    assert audit_chain.verify(queue.engine).ok
 
 
 def test_retention_days_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,8 +178,8 @@ def test_tracker_database_from_the_endpoints_file(tmp_path: Path,
     assert tracker_retention.endpoints_url(sqlite_file) == "sqlite:///var/tracker.db"
     monkeypatch.setenv("DATABASE_URL", "postgresql://ana@127.0.0.1:5432/test")
     production = Path(__file__).resolve().parents[2] / "endpoints.production.yml"
-    for name in ("ACTION_SERVER_URL", "TRACKER_CACHE_SIZE", "REDIS_HOST", "REDIS_PORT",
-                 "REDIS_DB", "REDIS_PASSWORD", "REDIS_KEY_PREFIX"):
+    for name in ("ACTION_SERVER_URL", "ACTION_SERVER_TOKEN", "TRACKER_CACHE_SIZE", "REDIS_HOST",
+                 "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "REDIS_KEY_PREFIX"):
         monkeypatch.setenv(name, "1")
     assert tracker_retention.endpoints_url(production) == "postgresql://ana@127.0.0.1:5432/test"
 
