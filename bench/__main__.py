@@ -1,10 +1,10 @@
-"""`make bench`: model load and triage throughput in this process (issue 2), then ONE stack
+"""`make bench`: model load and triage throughput in this process, then ONE stack
 (action server, Rasa with the WhatsApp and REST channels, console, simulator) on free ports
-for the webhook burst and the WhatsApp-vs-REST round trip (issue 3) and the handoff latencies
-(issue 4), then the production topology against Rasa's starter bot (issue 8: bench/scale.py).
+for the webhook burst, the WhatsApp-vs-REST round trip and the handoff latencies, then the
+production topology against Rasa's starter bot (bench/scale.py).
 Prints a table (n, median, p99, max, ratios) and writes results/bench.json.
 
-    .venv/bin/python -m bench [--only scale,issue2,issue3,issue4] [--repeats 3]
+    .venv/bin/python -m bench [--only model,webhook,handoff,scale] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ def load_average() -> list[float]:
         return []
 
 
-def issue2(model: Path, report: Report, raw: dict[str, Any]) -> None:
-    progress("issue 2: model load and triage throughput (in process, no stack yet)")
+def measure_model_load(model: Path, report: Report, raw: dict[str, Any]) -> None:
+    progress("model: model load and triage throughput (in process, no stack yet)")
     result = asyncio.run(triage_speed.run(model))
-    raw["issue2"] = result
+    raw["model_load"] = result
     report.timing("import", "2  Rasa + TensorFlow import (first use)", [result["import_seconds"]], "s")
     loads = result["load_seconds"]
     report.timing("load", "2  model load: Triager(model) construction", loads, "s",
@@ -63,10 +63,10 @@ def issue2(model: Path, report: Report, raw: dict[str, Any]) -> None:
                 f"{result['total_seconds']:.2f} s ({result['messages_per_second']:.0f} msg/s)")
 
 
-def issue3a(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
-    progress("issue 3a: burst of 50 conversations")
+def measure_webhook_burst(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
+    progress("webhook: burst of 50 conversations")
     result = asyncio.run(asyncio.wait_for(burst.run(stack), PHASE_TIMEOUT["burst"]))
-    raw["issue3a"] = result
+    raw["webhook_burst"] = result
     n = result["users"]
     report.timing("ack_burst", f"3a webhook ack (200), burst of {n} users", result["ack_seconds"])
     report.timing("burst_first", "3a first reply at simulator, from burst start",
@@ -83,10 +83,10 @@ def issue3a(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
                 else f"{last:.2f} s")
 
 
-def issue3b(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
-    progress("issue 3b: WhatsApp vs REST round trip (interleaved)")
+def measure_round_trip(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
+    progress("webhook: WhatsApp vs REST round trip (interleaved)")
     result = asyncio.run(asyncio.wait_for(round_trip.run(stack), PHASE_TIMEOUT["round_trip"]))
-    raw["issue3b"] = result
+    raw["round_trip"] = result
     k = result["whatsapp_messages_per_answer"]
     report.timing("wa_ack", "3b WhatsApp: webhook ack (sequential)", result["whatsapp_ack_seconds"])
     report.timing("wa_first", "3b WhatsApp: POST → first message at simulator",
@@ -102,10 +102,10 @@ def issue3b(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
                 f"{k} / {', '.join(map(str, result['rest_messages_per_answer']))}")
 
 
-def issue4(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
-    progress("issue 4: emergency → console queue, specialist reply → phone")
+def measure_handoff_latency(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
+    progress("handoff: emergency → console queue, specialist reply → phone")
     result = asyncio.run(asyncio.wait_for(handoff_latency.run(stack), PHASE_TIMEOUT["handoff"]))
-    raw["issue4"] = result
+    raw["handoff_latency"] = result
     poll = result["poll_interval_seconds"] * 1000
     report.timing("ticket_written", "4a emergency /_sim/send → ticket row written",
                   result["ticket_written_seconds"], note="ticket.created_at")
@@ -116,23 +116,23 @@ def issue4(stack: Stack, report: Report, raw: dict[str, Any]) -> None:
                   result["reply_arrival_seconds"])
 
 
-def issue8(model: Path, report: Report, raw: dict[str, Any], repeats: int) -> None:
-    progress("issue 8: production topology (2 instances, nginx, PostgreSQL, Redis) and "
+def measure_production_topology(model: Path, report: Report, raw: dict[str, Any], repeats: int) -> None:
+    progress("production topology (2 instances, nginx, PostgreSQL, Redis) and "
              "Rasa's starter bot")
     result = scale.run(model, repeats=repeats)
-    raw["issue8"] = result
+    raw["production_topology"] = result
     counts = [result["answer_messages"][t] for t in scale.LADDER_TEXTS]
-    raw["issue8"]["figures"] = summarize(result, report, sum(counts) / len(counts))
+    raw["production_topology"]["figures"] = summarize(result, report, sum(counts) / len(counts))
 
 
-SECTIONS = ("issue2", "issue3", "issue4", "scale")
+SECTIONS = ("model", "webhook", "handoff", "scale")
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help="comma-separated sections (default: all)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per median (issue 8)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per median")
     args = parser.parse_args(argv)
     args.only = {s.strip() for s in args.only.split(",") if s.strip()}
     return args
@@ -162,20 +162,20 @@ def main() -> int:
 def run(model: Path, machine: dict[str, Any], report: Report, raw: dict[str, Any],
         began: float, args: argparse.Namespace) -> int:
     phase_load: dict[str, list[float]] = {}
-    if "issue2" in args.only:
+    if "model" in args.only:
         try:
-            issue2(model, report, raw)
+            measure_model_load(model, report, raw)
         except Exception as error:  # noqa: BLE001 - report and go on with the stack
-            report.error("issue 2", repr(error))
-        phase_load["after_issue2"] = load_average()
-    if args.only & {"issue3", "issue4"}:
+            report.error("model and triage", repr(error))
+        phase_load["after_model"] = load_average()
+    if args.only & {"webhook", "handoff"}:
         embedded_phases(model, report, raw, phase_load, args)
     if "scale" in args.only:
         try:
-            issue8(model, report, raw, args.repeats)
+            measure_production_topology(model, report, raw, args.repeats)
         except Exception as error:  # noqa: BLE001
-            report.error("issue 8", repr(error))
-        phase_load["after_issue8"] = load_average()
+            report.error("production topology", repr(error))
+        phase_load["after_production_topology"] = load_average()
     return finish(machine, report, raw, began, phase_load)
 
 
@@ -192,8 +192,9 @@ def embedded_phases(model: Path, report: Report, raw: dict[str, Any],
         report.line("stack start (all four processes answering)",
                     f"{time.monotonic() - started:.1f} s")
         phase_load["after_stack_start"] = load_average()
-        phases = [("issue 3a", "issue3", issue3a), ("issue 3b", "issue3", issue3b),
-                  ("issue 4", "issue4", issue4)]
+        phases = [("webhook burst", "webhook", measure_webhook_burst),
+                  ("round trip", "webhook", measure_round_trip),
+                  ("handoff latency", "handoff", measure_handoff_latency)]
         for name, section, phase in phases:
             if section not in args.only:
                 continue
@@ -239,7 +240,7 @@ def finish(machine: dict[str, Any], report: Report, raw: dict[str, Any], began: 
                       "expect inflated, noisy times. Compare runs only on a quiet machine.")
     report.line("whole bench", f"{machine['bench_seconds']:.0f} s")
     print(report.table(header))
-    capacity = raw.get("issue8", {}).get("figures", {}).get("capacity")
+    capacity = raw.get("production_topology", {}).get("figures", {}).get("capacity")
     if capacity:
         print("\n".join(capacity_lines(capacity)))
     report.write_json(RESULTS, machine, raw)

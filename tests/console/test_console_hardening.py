@@ -1,4 +1,4 @@
-"""Console hardening (issue 9, part 4): client address behind a proxy, Secure cookies,
+"""Console hardening: client address behind a proxy, Secure cookies,
 progressive login delays, idle timeout, audited reading of closed cases."""
 
 from __future__ import annotations

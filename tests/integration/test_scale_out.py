@@ -313,8 +313,8 @@ def test_no_conversation_was_handled_by_two_instances_at_once(cluster, calm_burs
 
 
 def test_the_tracker_table_shows_neither_texts_nor_numbers(cluster, calm_burst):
-    """Rasa's ``events`` table on PostgreSQL, read raw (the queue's and the channel's own
-    tables are issue 9's other work)."""
+    """Rasa's ``events`` table on PostgreSQL, read raw (the queue's tables are read raw by
+    tests/handoff/test_sealed_queue.py, the channel's by tests/channel/)."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(cluster.env()["DATABASE_URL"], poolclass=sa.pool.NullPool)
