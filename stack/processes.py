@@ -16,13 +16,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import yaml
 
-from simulator.serving import free_port
+from simulator.serving import bind
 from stack import nginx
 from stack.children import Child, rotate_logs, spawn, stop_all
 from stack.topology import EMBEDDED_ENDPOINTS, Topology, TopologyError, production_defaults
@@ -46,8 +48,13 @@ class StackPorts:
 
     @classmethod
     def free(cls, instances: int = 0) -> StackPorts:
-        return cls(free_port(), free_port(), free_port(), free_port(),
-                   tuple(free_port() for _ in range(instances)))
+        """Ports free now, all different: every socket stays bound until all are chosen
+        (one at a time, the kernel may hand out a just-released port twice: nginx and the
+        action server once got the same one)."""
+        with ExitStack() as held:
+            ports = [held.enter_context(bind("127.0.0.1")).getsockname()[1]
+                     for _ in range(4 + instances)]
+        return cls(*ports[:4], tuple(ports[4:]))
 
     @classmethod
     def from_env(cls) -> StackPorts:
@@ -69,6 +76,7 @@ class Stack:
     model: Path = ROOT / "models" / "asistente.tar.gz"
     state_dir: Path | None = None  # databases and logs; a temp dir if None
     simulator: bool | None = None  # None: only when WHATSAPP_ACCESS_TOKEN is unset
+    simulator_statuses: bool = False  # the simulator sends Meta's sent/delivered statuses
     console: bool = True
     rest: bool | None = None  # Rasa's REST channel; None: only in sandbox (simulator) mode
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -179,6 +187,26 @@ class Stack:
         path.write_text(yaml.safe_dump(credentials), encoding="utf-8")
         return path
 
+    @contextmanager
+    def data_key_here(self) -> Iterator[None]:
+        """Within the block, this process reads the queue with the stack's data key (a test
+        looking tickets up: they are found by a digest keyed with it, and read sealed)."""
+        env = self.env()
+        names = ("HELPLINE_DATA_KEY", "HELPLINE_DATA_KEY_FILE")
+        previous = {name: os.environ.get(name) for name in names}
+        for name in names:
+            os.environ.pop(name, None)
+            if env.get(name):
+                os.environ[name] = env[name]
+        try:
+            yield
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
     def ensure_data_key(self) -> bool:
         """Sandbox: make sure the data key file exists before the processes race to create
         it. Real mode refuses to start without HELPLINE_DATA_KEY. True if a key was made."""
@@ -275,7 +303,8 @@ class Stack:
                 self._spawn("simulator", [sys.executable, "-m", "stack.quiet", "simulator",
                                           "--host", self.bind_host,
                                           "--port", str(self.ports.simulator),
-                                          "--webhook-url", self.webhook_url])
+                                          "--webhook-url", self.webhook_url,
+                                          *(["--statuses"] if self.simulator_statuses else [])])
             self._spawn("actions", self._actions_args())
             for name in self.rasa_names():
                 self.start_rasa(name)

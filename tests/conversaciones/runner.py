@@ -161,7 +161,8 @@ async def _main(cases: list[Case], parallel: int) -> int:
     try:
         await asyncio.to_thread(stack.start)
         print(f"Listo en {time.monotonic() - started:.0f} s; {len(cases)} casos.", flush=True)
-        outcomes = await Runner(stack, schedule_file, parallel).run(cases)
+        with stack.data_key_here():  # the specialists' steps read her ticket from the queue
+            outcomes = await Runner(stack, schedule_file, parallel).run(cases)
     finally:
         await asyncio.to_thread(stack.cleanup)
     print(f"Duración total: {time.monotonic() - started:.0f} s")

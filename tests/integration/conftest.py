@@ -25,7 +25,8 @@ def stack() -> Iterator[Stack]:
     running = Stack(ports=StackPorts.free(), simulator=True)
     try:
         running.start()
-        yield running
+        with running.data_key_here():  # the tests read her ticket from the queue
+            yield running
     finally:
         running.cleanup()
         if env_token is not None:

@@ -71,7 +71,8 @@ def faulty() -> Iterator[Faulty]:
         "WHATSAPP_SEND_MAX_BACKOFF": "2", "WHATSAPP_PAIR_BURST": "100"})
     try:
         stack.start()
-        yield Faulty(stack, sim, KeyRing(tuple(parse_keys(key))), stack.env()["DATABASE_URL"])
+        with stack.data_key_here():  # the tests read her tickets from the queue
+            yield Faulty(stack, sim, KeyRing(tuple(parse_keys(key))), stack.env()["DATABASE_URL"])
     finally:
         stack.cleanup()
         sim.stop()

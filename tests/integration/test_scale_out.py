@@ -77,11 +77,15 @@ def cluster() -> Iterator[Stack]:
     with temporary_database(prefix="t_scale") as url:
         stack = Stack(ports=StackPorts.free(instances=2), endpoints=PRODUCTION_ENDPOINTS,
                       rasa_instances=2, simulator=True,
+                      # as Meta does: a send cut by the kill is then known as sent by its
+                      # status, not sent again (channels/whatsapp/sender.py)
+                      simulator_statuses=True,
                       extra_env={"DATABASE_URL": url, "REDIS_KEY_PREFIX": prefix,
                                  "HELPLINE_DATA_KEY": Fernet.generate_key().decode()})
         try:
             stack.start(timeout=300)
-            yield stack
+            with stack.data_key_here():  # this process reads tickets too
+                yield stack
         finally:
             stack.cleanup()
             client = redis.Redis(host="127.0.0.1", port=6379, db=1)
@@ -175,6 +179,14 @@ def _phone(stack: Stack, wa_id: str) -> list[dict]:
     return [e for e in answer.json()["events"] if e["direction"] == "out"]
 
 
+def _shown(message: dict) -> str:
+    """The text a phone shows for one outgoing message (text, or an interactive body)."""
+    body = message.get("message", {})
+    if body.get("type") == "text":
+        return body.get("text", {}).get("body", "")
+    return body.get("interactive", {}).get("body", {}).get("text", body.get("type", ""))
+
+
 def _turns(events: list) -> list[tuple[float, float]]:
     """(first, last) event time of each turn: a user message and what followed it."""
     turns: list[list[float]] = []
@@ -222,14 +234,15 @@ class Outcome:
                 result[wa_id] = silent
         return result
 
-    def delivery_mismatch(self) -> dict[str, tuple[int, int]]:
-        """Senders whose phone did not get each stored bot message exactly once."""
+    def delivery_mismatch(self) -> dict[str, tuple[int, int, list[str], list[str]]]:
+        """Senders whose phone did not get each stored bot message exactly once: (stored,
+        received, the stored texts, the received texts), to see which one differs."""
         result = {}
         for wa_id, events in self.events.items():
-            stored = sum(isinstance(e, BotUttered) for e in events)
-            received = len(self.phones[wa_id])
-            if stored != received:
-                result[wa_id] = (stored, received)
+            stored = [(e.text or "")[:40] for e in events if isinstance(e, BotUttered)]
+            received = [_shown(m)[:40] for m in self.phones[wa_id]]
+            if len(stored) != len(received):
+                result[wa_id] = (len(stored), len(received), stored, received)
         return result
 
     def overlapping_turns(self) -> dict[str, list[tuple[float, float]]]:
