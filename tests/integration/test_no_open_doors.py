@@ -131,6 +131,21 @@ def test_database_is_locked_is_logged_without_her_words(run) -> None:
     assert signed_post(run, body).status_code == 200  # Meta's retry
 
 
+def test_an_emergency_opens_her_case_in_the_queue(run) -> None:
+    """So that the queue holds her number (sealed) for the raw check at the end."""
+    from handoff.queue import HandoffQueue
+    from store.db import make_engine
+
+    Phone(run, NUMBER).write("ayuda me esta pegando ahora")
+    with run.data_key_here():
+        queue = HandoffQueue(make_engine(run.env()["DATABASE_URL"]))
+        deadline = time.monotonic() + 60
+        while queue.open_ticket_for(NUMBER) is None:
+            assert time.monotonic() < deadline, "no ticket for her emergency"
+            time.sleep(0.5)
+        assert queue.open_ticket_for(NUMBER).level == "emergency"
+
+
 def test_no_log_of_the_run_holds_her_words_or_her_number(run) -> None:
     time.sleep(2)  # the last turns finish
     run.stop()  # every process flushes and closes its log
@@ -145,3 +160,15 @@ def test_no_log_of_the_run_holds_her_words_or_her_number(run) -> None:
     hits = {name: [needle for needle in (NUMBER, WORD, TEXT, SECOND, LOCKED_TEXT)
                    if needle in text] for name, text in everything.items()}
     assert {name: found for name, found in hits.items() if found} == {}
+
+
+def test_a_copy_of_every_database_of_the_run_shows_neither_her_words_nor_her_number(run) -> None:
+    """After the run (stopped by the test above): every table of every database file in the
+    run's folder, and the files' bytes, read as a thief with a copy of var/ would."""
+    from tests.store.raw import leaks
+
+    databases = sorted(run.state_dir.glob("*.db"))
+    assert {"tracker.db", "helpline.db"} <= {p.name for p in databases}
+    found = {p.name: leaks(f"sqlite:///{p}", [NUMBER, WORD, TEXT, SECOND, "me esta pegando"])
+             for p in databases}
+    assert {name: hits for name, hits in found.items() if hits} == {}
