@@ -218,17 +218,9 @@ class Stack:
         if env.get("WHATSAPP_ACCESS_TOKEN"):
             raise KeyConfigError("modo real sin HELPLINE_DATA_KEY: genera una clave con "
                                  "Fernet.generate_key() y pásala en el entorno")
-        path = Path(env["HELPLINE_DATA_KEY_FILE"])
-        existed = path.exists()
-        previous = os.environ.get("HELPLINE_DATA_KEY_FILE")
-        os.environ["HELPLINE_DATA_KEY_FILE"] = str(path)
-        try:
-            data_keyring()
-        finally:
-            if previous is None:
-                os.environ.pop("HELPLINE_DATA_KEY_FILE", None)
-            else:
-                os.environ["HELPLINE_DATA_KEY_FILE"] = previous
+        existed = Path(env["HELPLINE_DATA_KEY_FILE"]).exists()
+        with self.data_key_here():
+            data_keyring()  # creates the key file, once
         return not existed
 
     # --- processes -----------------------------------------------------------------------------
