@@ -95,3 +95,20 @@ def make_store(request, tmp_path, domain, ring) -> Iterator[StoreFactory]:
 
     make.raw_url = base  # type: ignore[attr-defined]
     yield make
+
+
+@pytest.fixture
+def private_stores(tmp_path, monkeypatch, domain) -> Iterator[dict]:
+    """One SQLite database for the queue and the channel (``DATABASE_URL``), a tracker store
+    beside it, and a fresh ``HELPLINE_DATA_KEY``: what retention and erasure work on."""
+    from channels.whatsapp.tables import dispose
+    from store.crypto import data_keyring
+
+    url = f"sqlite:///{tmp_path / 'helpline.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("HELPLINE_DATA_KEY", Fernet.generate_key().decode())
+    trackers = EncryptedSQLTrackerStore(domain, dialect="sqlite",
+                                        db=str(tmp_path / "tracker.db"), keyring=data_keyring())
+    yield {"url": url, "trackers": trackers, "tracker_db": tmp_path / "tracker.db",
+           "db": tmp_path / "helpline.db"}
+    dispose(url)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -17,11 +15,9 @@ from sqlalchemy import text
 
 from channels.whatsapp import inbox
 from channels.whatsapp.inbound import parse_update
-from channels.whatsapp.tables import dispose
 from handoff.queue import HandoffQueue
 from handoff.stats import shared_stats
 from simulator import webhooks as wh
-from store.crypto import data_keyring
 from store.erasure import ErasureRequests, ErasureSource, erase, run_pending
 from store.tracker_store import EncryptedSQLTrackerStore
 
@@ -30,15 +26,8 @@ SECRET = "mi pareja me amenaza"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, domain) -> Iterator[dict]:
-    url = f"sqlite:///{tmp_path / 'helpline.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HELPLINE_DATA_KEY", Fernet.generate_key().decode())
-    trackers = EncryptedSQLTrackerStore(domain, dialect="sqlite",
-                                        db=str(tmp_path / "tracker.db"), keyring=data_keyring())
-    yield {"trackers": trackers, "tracker_db": tmp_path / "tracker.db",
-           "db": tmp_path / "helpline.db"}
-    dispose(url)
+def env(private_stores: dict) -> dict:
+    return private_stores
 
 
 async def _talk(store: EncryptedSQLTrackerStore, sender: str) -> None:

@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text, update
@@ -18,7 +17,6 @@ from sqlalchemy import text, update
 from channels.whatsapp import inbox, outbox, window
 from channels.whatsapp.inbound import parse_update
 from channels.whatsapp.outbox import OutboundRequest
-from channels.whatsapp.tables import dispose
 from handoff import audit_chain
 from handoff.escalation_log import EscalationLog, Kind
 from handoff.escalation_log import Outcome as EscalationOutcome
@@ -28,7 +26,6 @@ from handoff.reports import Period, figures, recent_periods
 from handoff.stats import shared_stats
 from simulator import webhooks as wh
 from store import retention, tracker_retention
-from store.crypto import data_keyring
 from store.tracker_store import EncryptedSQLTrackerStore
 from training.items import ReviewReason, week_of
 from training.review import review_store
@@ -40,18 +37,11 @@ SECRET = "me pega cuando toma"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, domain) -> Iterator[dict]:
-    url = f"sqlite:///{tmp_path / 'helpline.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HELPLINE_DATA_KEY", Fernet.generate_key().decode())
+def env(private_stores: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     monkeypatch.setenv("RETENTION_DAYS", "30")
-    trackers = EncryptedSQLTrackerStore(domain, dialect="sqlite",
-                                        db=str(tmp_path / "tracker.db"), keyring=data_keyring())
-    tracker_retention.use_tracker_store(trackers)
-    yield {"url": url, "trackers": trackers, "tracker_db": tmp_path / "tracker.db",
-           "db": tmp_path / "helpline.db"}
+    tracker_retention.use_tracker_store(private_stores["trackers"])
+    yield private_stores
     tracker_retention._engine = None
-    dispose(url)
 
 
 async def _talk(store: EncryptedSQLTrackerStore, sender: str, at: float) -> None:
