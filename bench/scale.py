@@ -11,7 +11,8 @@ run only. Measured:
 - sustained messages per second at p95 ≤ 1 s (rate ladder) for the same three project paths;
 - CPU milliseconds per message (Rasa, action server, nginx), PostgreSQL transactions and
   Redis commands per message;
-- turn latency at messages 2–11 and 191–200 of one conversation (REST, instance 1);
+- turn latency at messages 2–11 and 191–200 of a conversation, measured in alternation
+  (REST, instance 1);
 - RSS of an instance on Rasa's defaults (rasa-1) and of one with ``TUNED_ENV`` (rasa-2);
 - a pyinstrument profile of turns (in this process; the HTML goes to results/).
 """
@@ -143,19 +144,27 @@ async def _ladders(targets: dict, repeats: int, tag: int) -> dict[str, list[dict
 
 async def _long_conversations(target: RestTarget, repeats: int, tag: int,
                               length: int = 200) -> list[dict]:
+    """Turns 191–200 of one conversation against turns 2–11 of a new one, measured in
+    alternation (one early turn, one late turn) so that whatever else the machine does at
+    that moment weighs on both sides alike."""
     runs = []
     for repeat in range(repeats):
-        sender = _ids(tag + repeat, 1)[0]
-        latencies: list[float] = []
-        for i in range(length):
-            started = time.perf_counter()
-            await target.send(sender, "hola" if i == 0 else LADDER_TEXTS[i % len(LADDER_TEXTS)])
-            latencies.append(time.perf_counter() - started)
-        early = statistics.median(latencies[1:11])
-        late = statistics.median(latencies[length - 10:])
-        runs.append({"messages": length, "median_2_to_11_seconds": early,
-                     "median_191_to_200_seconds": late, "ratio": late / early})
-        progress(f"long conversation {repeat + 1}/{repeats}: ratio {late / early:.2f}")
+        late_sender, early_sender = _ids(tag + 2 * repeat, 1)[0], _ids(tag + 2 * repeat + 1, 1)[0]
+        for i in range(length - 10):
+            await target.send(late_sender, "hola" if i == 0 else LADDER_TEXTS[i % len(LADDER_TEXTS)])
+        await target.send(early_sender, "hola")
+        early: list[float] = []
+        late: list[float] = []
+        for k in range(10):
+            for sender, index, samples in ((early_sender, k + 1, early),
+                                           (late_sender, length - 10 + k, late)):
+                started = time.perf_counter()
+                await target.send(sender, LADDER_TEXTS[index % len(LADDER_TEXTS)])
+                samples.append(time.perf_counter() - started)
+        ratio = statistics.median(late) / statistics.median(early)
+        runs.append({"messages": length, "median_2_to_11_seconds": statistics.median(early),
+                     "median_191_to_200_seconds": statistics.median(late), "ratio": ratio})
+        progress(f"long conversation {repeat + 1}/{repeats}: ratio {ratio:.2f}")
     return runs
 
 

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stack import rasa_tuning
+
 # (label, predicate on a pyinstrument frame); the first match claims the frame's time
 PARTS = [
     ("NLU (parse_message: featurisation, DIET, triage)",
@@ -52,11 +54,17 @@ def _claim(frame: Any, totals: dict[str, float]) -> None:
 
 async def run(model: Path, endpoints: Path, texts: list[str], turns: int,
               out_html: Path) -> dict[str, Any]:
+    import logging
+
+    import structlog
     from pyinstrument import Profiler
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
 
+    # as in the stack's Rasa processes: their adjustments, and debug records dropped at INFO
+    rasa_tuning.install()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     agent = await load_agent(model_path=str(model),
                              endpoints=AvailableEndpoints.read_endpoints(str(endpoints)))
     sender = "56900009999"

@@ -7,6 +7,8 @@ Rasa's dependencies print hundreds of DeprecationWarning/FutureWarning lines at 
 stack starts every Python process (Rasa, the action server, the console, the simulator)
 through this module, which drops those categories where every warning is shown; other
 warnings still reach the log.
+
+For Rasa itself it also removes costs that buy nothing (``stack/rasa_tuning.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def main() -> None:
     warnings.showwarning = _show_unless_quiet
     log_filter.install()
     module = sys.argv[1]
+    if module == "rasa":
+        from stack import rasa_tuning
+
+        rasa_tuning.install()
     sys.argv = [module, *sys.argv[2:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

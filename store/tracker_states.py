@@ -59,6 +59,20 @@ class _StatesMemo:
                            self.last_ml_action, self.turn_was_hidden)
 
 
+@dataclass
+class _AppliedMemo:
+    """``applied_events`` as it was after ``events_seen`` events of the tracker."""
+
+    events_seen: int
+    last_event: Event | None
+    loop_names: set[str]
+    applied: list[Event]
+
+    def copy(self) -> _AppliedMemo:
+        return _AppliedMemo(self.events_seen, self.last_event, set(self.loop_names),
+                            list(self.applied))
+
+
 def _loop_names(events: Iterable[Event]) -> set[str]:
     return {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
 
@@ -91,6 +105,7 @@ class IncrementalStatesTracker(DialogueStateTracker):
 
     def forget_states(self) -> None:
         self.__dict__.pop("_memos", None)
+        self.__dict__.pop("_applied_memo", None)
 
     # --- memo maintenance ---------------------------------------------------------------
     def _fresh_memo(self, domain: Domain, flags: tuple) -> _StatesMemo:
@@ -103,23 +118,62 @@ class IncrementalStatesTracker(DialogueStateTracker):
 
     def _extend(self, memo: _StatesMemo, domain: Domain, flags: tuple) -> bool:
         """Continue ``memo`` with the events added since; False if it cannot be continued."""
-        events = self.events
-        if len(events) < memo.events_seen or (
-                memo.events_seen and events[memo.events_seen - 1] is not memo.last_event):
-            return False
-        new = [events[i] for i in range(memo.events_seen, len(events))]
-        if not new:
-            return True
-        if any(isinstance(e, _REWRITES_HISTORY) for e in new) or \
-                not _loop_names(new) <= memo.loop_names:
+        new = self._appended_since(memo.events_seen, memo.last_event, memo.loop_names)
+        if new is None:
             return False
         for event in new:
-            if isinstance(event, ActionExecuted) and event.action_name in memo.loop_names \
-                    and not self._first_loop_execution_or_unhappy_path(event.action_name,
-                                                                       memo.applied):
-                return False  # Rasa would undo earlier loop turns here
+            if self._undoes_loop_turns(event, memo.loop_names, memo.applied):
+                return False
             self._apply(memo, domain, flags, event)
-        memo.events_seen, memo.last_event = len(events), new[-1]
+        if new:
+            memo.events_seen, memo.last_event = len(self.events), new[-1]
+        return True
+
+    def _appended_since(self, seen: int, last: Event | None,
+                        loop_names: set[str]) -> list[Event] | None:
+        """The events appended after the first ``seen`` (ending with ``last``), or None if
+        the list changed otherwise or a new event could rewrite what came before."""
+        events = self.events
+        if len(events) < seen or (seen and events[seen - 1] is not last):
+            return None
+        new = [events[i] for i in range(seen, len(events))]
+        if any(isinstance(e, _REWRITES_HISTORY) for e in new) or \
+                not _loop_names(new) <= loop_names:
+            return None
+        return new
+
+    def _undoes_loop_turns(self, event: Event, loop_names: set[str],
+                           applied: list[Event]) -> bool:
+        """Rasa would undo earlier loop turns at this event (a loop's unhappy path)."""
+        return isinstance(event, ActionExecuted) and event.action_name in loop_names \
+            and not self._first_loop_execution_or_unhappy_path(event.action_name, applied)
+
+    def applied_events(self) -> list[Event]:
+        """Rasa's ``applied_events``, continued from the last call when events were only
+        appended. Rasa recomputes it from the first event several times a turn (is the
+        tracker empty, has the session expired, which was the last message)."""
+        memo = self.__dict__.get("_applied_memo")
+        new = None if memo is None else self._appended_since(
+            memo.events_seen, memo.last_event, memo.loop_names)
+        if new is not None and self._extend_applied(memo, new):
+            return list(memo.applied)
+        events = list(self.events)
+        applied = super().applied_events()
+        self.__dict__["_applied_memo"] = _AppliedMemo(
+            len(events), events[-1] if events else None, _loop_names(events), list(applied))
+        return applied
+
+    def _extend_applied(self, memo: _AppliedMemo, new: list[Event]) -> bool:
+        """Append ``new`` to the memo as Rasa would; False (memo unchanged) if one of them
+        would undo earlier loop turns."""
+        start = len(memo.applied)
+        for event in new:
+            if self._undoes_loop_turns(event, memo.loop_names, memo.applied):
+                del memo.applied[start:]
+                return False
+            memo.applied.append(event)
+        if new:
+            memo.events_seen, memo.last_event = len(self.events), new[-1]
         return True
 
     @staticmethod
@@ -176,6 +230,7 @@ def _copy_state(tracker: DialogueStateTracker) -> DialogueStateTracker:
     if isinstance(tracker.latest_action, dict):
         other.latest_action = dict(tracker.latest_action)
     other.__dict__.pop("_memos", None)
+    other.__dict__.pop("_applied_memo", None)
     return other
 
 
@@ -187,4 +242,7 @@ def twin(tracker: DialogueStateTracker) -> IncrementalStatesTracker:
     memos = tracker.__dict__.get("_memos")
     if memos:
         other.__dict__["_memos"] = {key: memo.copy() for key, memo in memos.items()}
+    applied = tracker.__dict__.get("_applied_memo")
+    if applied is not None:
+        other.__dict__["_applied_memo"] = applied.copy()
     return other

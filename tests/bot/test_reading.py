@@ -162,6 +162,28 @@ def test_reading_model_learns_three_readings_and_survives_a_save(tmp_path: Path)
     assert loaded.read_many([]) == []
 
 
+def test_shared_featurisation_reads_exactly_what_each_pipeline_reads(tmp_path: Path):
+    """The heads are featurised once when (and only when) their fitted features are equal."""
+    import numpy as np
+
+    texts, kinds, now, person = zip(*TINY, strict=True)
+    ReadingModel(ReadingSettings()).fit(texts, kinds, now, person).save(tmp_path)
+    loaded = ReadingModel.load(tmp_path, ReadingSettings())
+    assert loaded._shared is not None
+    probe = ["ahora esta afuera pegando", "ayer me pego", "hola", "", "ñaña 🙏 qué onda"]
+    clean = [normalize(t) for t in probe]
+    shared = loaded._probabilities(clean)
+    for head, pipeline in loaded.models.items():
+        assert np.allclose(shared[head], pipeline.predict_proba(clean), rtol=0, atol=1e-12)
+    # heads fitted on different texts have different vocabularies: no sharing
+    other = ReadingModel(ReadingSettings()).fit(texts[:-3], kinds[:-3], now[:-3], person[:-3])
+    mixed = ReadingModel(ReadingSettings(), {"kind": loaded.models["kind"],
+                                             "now": other.models["now"]})
+    assert mixed._shared is None
+    assert np.allclose(mixed.read_many(probe)[0].now,
+                       other.models["now"].predict_proba(clean[:1])[0][1])
+
+
 # --- figures, ablation and gate -------------------------------------------------------------
 def _labelled(text, kind, immediacy=Immediacy.NONE, person=False):
     return Labelled(text, kind, immediacy, person, "prueba")

@@ -103,3 +103,46 @@ def test_a_twin_is_independent_and_keeps_the_featurised_history(domain):
     assert tracker.get_slot("riesgo_1") is True and tracker.active_loop_name == "formulario_riesgo"
     assert other.past_states(domain) == rasa_states(other.events, domain, {})
     assert other.get_slot("riesgo_1") is False and other.active_loop_name is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("rewrites", [False, True])
+def test_applied_events_equal_rasas_after_every_event(domain, seed, rewrites):
+    rng = random.Random(100 + seed)
+    tracker = IncrementalStatesTracker("56911112222", domain.slots)
+    for _ in range(80):
+        for event in random_event(rng, rewrites):
+            tracker.update(event)
+        expected = DialogueStateTracker.applied_events(tracker)
+        got = tracker.applied_events()
+        assert got == expected and [id(e) for e in got] == [id(e) for e in expected]
+        got.append("a caller's own change")  # callers get their own list
+        assert tracker.applied_events() == expected
+
+
+def test_applied_events_continue_from_the_last_call(domain, monkeypatch):
+    rng = random.Random(7)
+    tracker = IncrementalStatesTracker("56911112222", domain.slots)
+    full = []
+    original = DialogueStateTracker.applied_events
+    monkeypatch.setattr(DialogueStateTracker, "applied_events",
+                        lambda self: full.append(1) or original(self))
+    for _ in range(80):
+        for event in random_event(rng, rewrites=False):
+            if not isinstance(event, ActiveLoop):
+                tracker.update(event)
+        tracker.applied_events()
+    assert len(full) == 1
+
+
+def test_a_twins_applied_events_are_its_own(domain):
+    tracker = IncrementalStatesTracker("56911112222", domain.slots)
+    for event in [ActionExecuted("action_listen"),
+                  UserUttered("x", {"name": "saludar", "confidence": 1.0})]:
+        tracker.update(event)
+    before = tracker.applied_events()
+    other = twin(tracker)
+    other.update(ActionExecuted("utter_saludo"))
+    assert tracker.applied_events() == before
+    assert other.applied_events() == DialogueStateTracker.applied_events(other)
+    assert len(other.applied_events()) == len(before) + 1
