@@ -234,13 +234,21 @@ class Stack:
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
 
+    def _log_tail(self, name: str, lines: int = 25) -> str:
+        try:
+            text = (self.log_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
     def _wait(self, name: str, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         child = self.child(name)
         while time.monotonic() < deadline:
             if not child.alive():
                 raise RuntimeError(f"{name} exited with {child.process.returncode}; "
-                                   f"see {self.log_dir}/{name}.log")
+                                   f"the end of {self.log_dir}/{name}.log (removed with the "
+                                   f"stack's folder):\n{self._log_tail(name)}")
             try:
                 if httpx.get(url, timeout=2).status_code < 500:
                     return

@@ -8,11 +8,13 @@ stack starts every Python process (Rasa, the action server, the console, the sim
 through this module, which drops those categories where every warning is shown; other
 warnings still reach the log.
 
-For Rasa itself it also removes costs that buy nothing (``stack/rasa_tuning.py``).
+For Rasa itself it also removes costs that buy nothing (``stack/rasa_tuning.py``);
+``HELPLINE_RASA_TUNING=0`` runs Rasa exactly as released, to compare or to rule it out.
 """
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
 import warnings
@@ -35,7 +37,7 @@ def main() -> None:
     warnings.showwarning = _show_unless_quiet
     log_filter.install()
     module = sys.argv[1]
-    if module == "rasa":
+    if module == "rasa" and os.environ.get("HELPLINE_RASA_TUNING", "1") != "0":
         from stack import rasa_tuning
 
         rasa_tuning.install()

@@ -7,14 +7,23 @@ any SQLAlchemy URL, e.g. ``postgresql://user:pass@host/helpline``.
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "helpline.db"
+# A pooled connection unused for longer than this is pinged before it is used again (the
+# server restarted, a firewall dropped it). SQLAlchemy's ``pool_pre_ping`` pings before EVERY
+# use: about half of the PostgreSQL round trips of a message, for connections that were in
+# use milliseconds before. A connection that died while busier than this fails one operation
+# and SQLAlchemy then replaces every connection of the pool; each caller of the database
+# already retries (the webhook's 503 is retried by Meta, workers and the sender try again).
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def database_url() -> str:
@@ -46,7 +55,27 @@ def make_engine(url: str | None = None, **options: object) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True, **options)
+    ping_after_idle = float(options.pop("ping_after_idle", PING_AFTER_IDLE_SECONDS))
+    engine = create_engine(url, future=True, **options)
+    ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only if it sat unused for ``idle_seconds``; a
+    dead one is replaced before anybody uses it (as ``pool_pre_ping`` does)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, record, _proxy) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return
+        if not engine.dialect.do_ping(dbapi_connection):
+            raise DisconnectionError("the pooled connection was closed while idle")
 
 
 @lru_cache(maxsize=8)

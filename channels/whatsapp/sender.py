@@ -36,7 +36,7 @@ from channels.whatsapp.instances import SENDER_LEASE, acquire_lease, release_lea
 from channels.whatsapp.outbox import OutboundKind, OutboxRow
 from channels.whatsapp.pacing import PairPacer, TokenBucket, backoff
 from channels.whatsapp.privacy import hash_id
-from channels.whatsapp.window import is_window_open
+from channels.whatsapp.window import WINDOW_SECONDS, last_user_message_at
 from store.crypto import InvalidToken, data_keyring
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ class OutboxSender:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._busy: set[str] = set()  # recipients with a send in flight
         self._templated: set[str] = set()  # recipients sent the template while it was closed
+        # recipient → end of her 24-hour window as last read: her last message time only
+        # moves forward, so until then the window is open without asking the database
+        self._open_until: dict[str, float] = {}
         self._paused_until = 0.0
         self._api_failures = 0
         self._leader_since: float | None = None
@@ -194,7 +197,7 @@ class OutboxSender:
         if message.get("type") == "template":
             return message
         try:
-            window_open = await asyncio.to_thread(is_window_open, recipient)
+            window_open = await self._window_open(row.recipient_digest, recipient)
         except Exception:  # noqa: BLE001 - if unsure, try: Meta refuses with 131047
             logger.exception("could not read the 24-hour window; sending anyway")
             return message
@@ -219,6 +222,19 @@ class OutboxSender:
         return {"type": "template", "template": {
             "name": self.config.template_name,
             "language": {"code": self.config.template_language}}}
+
+    async def _window_open(self, digest: str, recipient: str) -> bool:
+        now = time.time()
+        if now < self._open_until.get(digest, 0.0):
+            return True
+        last = await asyncio.to_thread(last_user_message_at, recipient)
+        if last is None or now - last >= WINDOW_SECONDS:
+            self._open_until.pop(digest, None)
+            return False
+        if len(self._open_until) >= 10_000:
+            self._open_until = {k: t for k, t in self._open_until.items() if t > now}
+        self._open_until[digest] = last + WINDOW_SECONDS
+        return True
 
     async def _record(self, row: OutboxRow, result: SendResult) -> None:
         now = time.time()

@@ -217,3 +217,31 @@ async def test_templates_are_allowed_outside_the_window(sim, config) -> None:
         await out.send_custom_json(
             USER, {"type": "template", "template": {"name": "t", "language": {"code": "es"}}})
         assert len(await delivered(out)) == 1
+
+
+async def test_an_open_window_is_read_once_and_a_closed_one_every_time(sim, config,
+                                                                       monkeypatch) -> None:
+    """Her last-message time only moves forward: while it is open the sender does not ask the
+    database again; once closed, it asks each time (she may have written since)."""
+    from channels.whatsapp import sender as sender_module
+
+    reads: list[str] = []
+    real = sender_module.last_user_message_at
+    monkeypatch.setattr(sender_module, "last_user_message_at",
+                        lambda who: reads.append(who) or real(who))
+    record_user_message(USER)
+    other = "56977776666"
+    record_user_message(other, time.time() - WINDOW_SECONDS - 60)
+    async with running(config, sim, template_name="retomar_conversacion") as out:
+        for text in ("uno", "dos", "tres"):
+            await out.send_text_message(USER, text)
+        await out.send_text_message(other, "hola")
+        await settle(out.channel)
+        record_user_message(other)  # she wrote again: free-form messages may go
+        await out.send_text_message(other, "gracias por escribir")
+        await settle(out.channel)
+    assert [m["text"]["body"] for m in sent(sim)] == ["uno", "dos", "tres"]
+    assert reads.count(USER) == 1 and reads.count(other) == 2
+    to_other = [e["message"] for e in sim.state.outbound(other)]
+    assert to_other[0]["type"] == "template"
+    assert to_other[1]["text"]["body"] == "gracias por escribir"
