@@ -13,11 +13,12 @@ Meta's code and its Spanish meaning when a message did not leave (see README).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 
 from channels.whatsapp.errors import spanish_meaning
 from channels.whatsapp.inbound import InboundStatus
@@ -194,14 +195,18 @@ def has_open_rows() -> bool:
                             .limit(1)).first() is not None
 
 
-def mark_sending(row_id: int, instance_id: str, now: float | None = None) -> bool:
+def mark_sending(row_ids: Sequence[int], instance_id: str,
+                 now: float | None = None) -> set[int]:
+    """Take these pending rows for sending, in one transaction; the ids actually taken."""
     now = time.time() if now is None else now
+    statement = (update(outbox)
+                 .where(outbox.c.id == bindparam("row_id"),
+                        outbox.c.state == OutboxState.PENDING.value)
+                 .values(state=OutboxState.SENDING.value, taken_by=instance_id,
+                         attempted_at=now, attempts=outbox.c.attempts + 1))
     with engine().begin() as conn:
-        return conn.execute(
-            update(outbox).where(outbox.c.id == row_id,
-                                 outbox.c.state == OutboxState.PENDING.value)
-            .values(state=OutboxState.SENDING.value, taken_by=instance_id, attempted_at=now,
-                    attempts=outbox.c.attempts + 1)).rowcount == 1
+        return {row_id for row_id in row_ids
+                if conn.execute(statement, {"row_id": row_id}).rowcount == 1}
 
 
 def _final(state: OutboxState, **values: Any) -> dict[str, Any]:
@@ -217,12 +222,17 @@ def _wamid_values(wamid: str | None) -> dict[str, Any]:
 
 
 def mark_sent(row_id: int, wamid: str | None, now: float | None = None) -> None:
-    now = time.time() if now is None else now
+    mark_sent_many([(row_id, wamid, time.time() if now is None else now)])
+
+
+def mark_sent_many(accepted: Sequence[tuple[int, str | None, float]]) -> None:
+    """(row id, Meta's message id, when) of messages Meta accepted, in one transaction."""
     with engine().begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.id == row_id,
-                                          outbox.c.state != OutboxState.FAILED.value)
-                     .values(**_final(OutboxState.SENT, **_wamid_values(wamid)),
-                             sent_at=func.coalesce(outbox.c.sent_at, now)))
+        for row_id, wamid, now in accepted:
+            conn.execute(update(outbox).where(outbox.c.id == row_id,
+                                              outbox.c.state != OutboxState.FAILED.value)
+                         .values(**_final(OutboxState.SENT, **_wamid_values(wamid)),
+                                 sent_at=func.coalesce(outbox.c.sent_at, now)))
 
 
 def retry_later(row_id: int, at: float, error_code: int | None) -> None:

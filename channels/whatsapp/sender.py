@@ -32,6 +32,7 @@ from channels.whatsapp.errors import (
     is_transient,
 )
 from channels.whatsapp.graph_client import GraphClient, SendResult
+from channels.whatsapp.group_commit import GroupCommitter
 from channels.whatsapp.instances import SENDER_LEASE, acquire_lease, release_lease
 from channels.whatsapp.outbox import OutboundKind, OutboxRow
 from channels.whatsapp.pacing import PairPacer, TokenBucket, backoff
@@ -62,6 +63,9 @@ class OutboxSender:
         # recipient → end of her 24-hour window as last read: her last message time only
         # moves forward, so until then the window is open without asking the database
         self._open_until: dict[str, float] = {}
+        # sends that end together record their «sent» in one transaction
+        self._accepted: GroupCommitter[tuple[int, str | None, float]] = GroupCommitter(
+            None, outbox.mark_sent_many)
         self._paused_until = 0.0
         self._api_failures = 0
         self._leader_since: float | None = None
@@ -100,12 +104,19 @@ class OutboxSender:
         if free <= 0:
             return
         rows = await asyncio.to_thread(outbox.heads, free + len(self._busy), now)
+        chosen: list[OutboxRow] = []
         for row in rows:
-            if len(self._tasks) >= self.max_in_flight or self._stopping:
+            if len(chosen) >= free or self._stopping:
                 break
             if row.recipient_digest in self._busy or not self._paced(row, now):
                 continue
-            if await asyncio.to_thread(outbox.mark_sending, row.id, self.instance_id, now):
+            chosen.append(row)  # heads gives one row per recipient
+        if not chosen:
+            return
+        taken = await asyncio.to_thread(outbox.mark_sending, [r.id for r in chosen],
+                                        self.instance_id, now)
+        for row in chosen:
+            if row.id in taken:
                 self._start(row)
 
     def _paced(self, row: OutboxRow, now: float) -> bool:
@@ -240,7 +251,7 @@ class OutboxSender:
         now = time.time()
         if result.ok:
             self._api_failures = 0
-            await asyncio.to_thread(outbox.mark_sent, row.id, result.message_id, now)
+            await self._accepted.store((row.id, result.message_id, now))
             return
         if not is_transient(result.http_status, result.error_code):
             await asyncio.to_thread(outbox.mark_failed, row.id, result.error_code, None, now)

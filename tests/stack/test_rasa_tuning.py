@@ -49,12 +49,15 @@ def test_same_verdict_and_message_as_jsonschema_validate(result) -> None:
 @pytest.fixture
 def installed():
     """``rasa_tuning.install()`` for one test; Rasa's classes as they were afterwards."""
+    import rasa.core.run
     from rasa.core.policies.rule_policy import RulePolicy
 
     validate = RemoteAction.__dict__["_validate_action_result"]
     formatting = RulePolicy.__dict__.get("format_tracker_states")
+    load = rasa.core.run.load_agent_on_start
     rasa_tuning.install()
     yield
+    rasa.core.run.load_agent_on_start = load
     RemoteAction._validate_action_result = validate
     if formatting is None:
         del RulePolicy.format_tracker_states
@@ -105,3 +108,29 @@ def test_rule_policy_states_are_formatted_only_for_a_printed_debug_record(instal
         formatted = RulePolicy.format_tracker_states(states)
     assert formatted == Policy.format_tracker_states(states)
     assert "user intent: saludo" in formatted
+
+
+async def test_objects_alive_after_the_model_loads_leave_full_collections() -> None:
+    import gc
+
+    loaded = [object()]
+
+    async def load(model_path, endpoints, remote_storage, app, loop):
+        loaded.append({"model": model_path})
+        return "agent"
+
+    wrapped = rasa_tuning.freezing_after_load(load)
+    try:
+        assert await wrapped("m.tar.gz", None, None, None, None) == "agent"
+        assert loaded[-1] == {"model": "m.tar.gz"} and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_install_wraps_rasas_model_loading_once(installed) -> None:
+    import rasa.core.run
+
+    first = rasa.core.run.load_agent_on_start
+    rasa_tuning.install()
+    assert rasa.core.run.load_agent_on_start is first
+    assert first.__wrapped__.__module__ == "rasa.core.run"
