@@ -71,19 +71,29 @@ def test_incremental_states_equal_rasa_states_after_every_event(domain, seed, re
             assert tracker.past_states(domain, **flags) == rasa_states(tracker.events, domain, flags)
 
 
-def test_appended_events_are_featurised_without_starting_again(domain, monkeypatch):
-    rng = random.Random(11)
-    tracker = IncrementalStatesTracker("56911112222", domain.slots)
-    fresh = []
-    original = IncrementalStatesTracker._fresh_memo
-    monkeypatch.setattr(IncrementalStatesTracker, "_fresh_memo",
-                        lambda self, *a: fresh.append(1) or original(self, *a))
+def counted(monkeypatch, owner: type, name: str) -> list[int]:
+    """Calls of ``owner.name`` from now on (it still does its work)."""
+    calls: list[int] = []
+    original = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda self, *a: calls.append(1) or original(self, *a))
+    return calls
+
+
+def grow_without_rewrites(tracker, seed: int, after_each) -> None:
+    """80 random steps that only append (a loop name seen for the first time would restart
+    the featurisation once: left out), calling ``after_each()`` after every step."""
+    rng = random.Random(seed)
     for _ in range(80):
         for event in random_event(rng, rewrites=False):
-            if isinstance(event, ActiveLoop):
-                continue  # a loop name seen for the first time restarts (once)
-            tracker.update(event)
-        tracker.past_states(domain)
+            if not isinstance(event, ActiveLoop):
+                tracker.update(event)
+        after_each()
+
+
+def test_appended_events_are_featurised_without_starting_again(domain, monkeypatch):
+    tracker = IncrementalStatesTracker("56911112222", domain.slots)
+    fresh = counted(monkeypatch, IncrementalStatesTracker, "_fresh_memo")
+    grow_without_rewrites(tracker, 11, lambda: tracker.past_states(domain))
     assert len(fresh) == 1
 
 
@@ -121,17 +131,9 @@ def test_applied_events_equal_rasas_after_every_event(domain, seed, rewrites):
 
 
 def test_applied_events_continue_from_the_last_call(domain, monkeypatch):
-    rng = random.Random(7)
     tracker = IncrementalStatesTracker("56911112222", domain.slots)
-    full = []
-    original = DialogueStateTracker.applied_events
-    monkeypatch.setattr(DialogueStateTracker, "applied_events",
-                        lambda self: full.append(1) or original(self))
-    for _ in range(80):
-        for event in random_event(rng, rewrites=False):
-            if not isinstance(event, ActiveLoop):
-                tracker.update(event)
-        tracker.applied_events()
+    full = counted(monkeypatch, DialogueStateTracker, "applied_events")
+    grow_without_rewrites(tracker, 7, tracker.applied_events)
     assert len(full) == 1
 
 
