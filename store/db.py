@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "helpline.db"
@@ -76,6 +77,22 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             return
         if not engine.dialect.do_ping(dbapi_connection):
             raise DisconnectionError("the pooled connection was closed while idle")
+
+
+def create_schema(create: Callable[[], None], attempts: int = 5) -> None:
+    """Run ``create`` (``create_all``, ``Index.create(checkfirst=True)``…), which checks
+    what exists and creates the rest. Several instances starting at once on a new database
+    race between that check and the creation: PostgreSQL then refuses one of them (a unique
+    violation in its catalog, or «already exists»). Checking again a moment later finds the
+    other instance's work done."""
+    for attempt in range(1, attempts + 1):
+        try:
+            create()
+            return
+        except SQLAlchemyError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @lru_cache(maxsize=8)

@@ -59,6 +59,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import sessionmaker
 
 from store.crypto import InvalidToken, KeyRing, data_keyring
+from store.db import create_schema
 from store.privacy import log_id
 from store.tracker_cache import ORIGIN_ATTRIBUTE, CachedTracker, TrackerCache, twin
 from store.tracker_states import IncrementalStatesTracker
@@ -139,7 +140,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         self.keyring = keyring or data_keyring()
         self.cache = TrackerCache(int(cache_size))
         self._table = self.SQLEvent.__table__
-        _sender_order_index(self._table).create(self.engine, checkfirst=True)
+        index = _sender_order_index(self._table)
+        create_schema(lambda: index.create(self.engine, checkfirst=True))
 
     def init_tracker(self, sender_id: str) -> DialogueStateTracker:
         return IncrementalStatesTracker(sender_id, self.domain.slots,

@@ -23,10 +23,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
-from store.db import database_url, make_engine
+from store.db import create_schema, database_url, make_engine
 
 metadata = MetaData()
 DIGEST = 64  # hex characters of a keyed HMAC-SHA256
@@ -158,10 +157,7 @@ def engine(durable: bool = False) -> Engine:
     if url not in _ready:
         with _lock:
             if url not in _ready:
-                try:
-                    metadata.create_all(eng)
-                except SQLAlchemyError:  # another process created them at the same moment
-                    metadata.create_all(eng)
+                create_schema(lambda: metadata.create_all(eng))
                 _ready.add(url)
     return eng
 

@@ -1,0 +1,59 @@
+"""Several instances starting at once on a new PostgreSQL database all come up: the schema
+they create at the same moment is checked again instead of failing the start."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.exc import OperationalError
+
+from stack.services import postgres_problem, temporary_database
+from store.crypto import KeyRing
+from store.db import create_schema
+from store.tracker_store import EncryptedSQLTrackerStore
+
+
+def test_a_creation_refused_by_a_race_is_tried_again() -> None:
+    calls: list[int] = []
+
+    def create() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("CREATE INDEX", {}, Exception("already exists"))
+
+    create_schema(create)
+    assert len(calls) == 3
+
+
+def test_a_creation_that_keeps_failing_is_reported() -> None:
+    def create() -> None:
+        raise OperationalError("CREATE TABLE", {}, Exception("permission denied"))
+
+    with pytest.raises(OperationalError):
+        create_schema(create, attempts=2)
+
+
+def test_six_tracker_stores_start_together_on_a_new_database(domain) -> None:
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(f"needs PostgreSQL: {problem}")
+    ring = KeyRing((Fernet.generate_key(),))
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def open_store(url: str) -> None:
+        try:
+            start.wait(timeout=30)
+            EncryptedSQLTrackerStore(domain, host=url, keyring=ring)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    with temporary_database(prefix="t_race") as url:
+        threads = [threading.Thread(target=open_store, args=(url,)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert errors == []
