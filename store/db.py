@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, ProgrammingError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "helpline.db"
@@ -84,12 +84,12 @@ def create_schema(create: Callable[[], None], attempts: int = 5) -> None:
     what exists and creates the rest. Several instances starting at once on a new database
     race between that check and the creation: PostgreSQL then refuses one of them (a unique
     violation in its catalog, or «already exists»). Checking again a moment later finds the
-    other instance's work done."""
+    other instance's work done. Other errors (the server unreachable…) are not retried."""
     for attempt in range(1, attempts + 1):
         try:
             create()
             return
-        except SQLAlchemyError:
+        except (IntegrityError, ProgrammingError):
             if attempt == attempts:
                 raise
             time.sleep(0.2 * attempt)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from stack.services import postgres_problem, temporary_database
 from store.crypto import KeyRing
@@ -21,18 +21,31 @@ def test_a_creation_refused_by_a_race_is_tried_again() -> None:
     def create() -> None:
         calls.append(1)
         if len(calls) < 3:
-            raise OperationalError("CREATE INDEX", {}, Exception("already exists"))
+            raise (IntegrityError if len(calls) == 1 else ProgrammingError)(
+                "CREATE INDEX", {}, Exception("already exists"))
 
     create_schema(create)
     assert len(calls) == 3
 
 
-def test_a_creation_that_keeps_failing_is_reported() -> None:
-    def create() -> None:
-        raise OperationalError("CREATE TABLE", {}, Exception("permission denied"))
+def test_a_creation_that_keeps_failing_is_reported_and_an_unreachable_server_at_once() -> None:
+    calls: list[int] = []
+
+    def racing() -> None:
+        calls.append(1)
+        raise IntegrityError("CREATE TABLE", {}, Exception("duplicate key"))
+
+    with pytest.raises(IntegrityError):
+        create_schema(racing, attempts=2)
+    assert len(calls) == 2
+
+    def unreachable() -> None:
+        calls.append(1)
+        raise OperationalError("CREATE TABLE", {}, Exception("connection refused"))
 
     with pytest.raises(OperationalError):
-        create_schema(create, attempts=2)
+        create_schema(unreachable)
+    assert len(calls) == 3
 
 
 def test_six_tracker_stores_start_together_on_a_new_database(domain) -> None:
