@@ -264,7 +264,7 @@ class Stack:
 
     def _rasa_args(self, port: int) -> list[str]:
         return [sys.executable, "-m", "stack.quiet", "rasa", "run", "--enable-api",
-                "--auth-token", self.api_token, "--model", str(self.model),
+                f"--auth-token={self.api_token}", "--model", str(self.model),
                 "--endpoints", str(self._endpoints_file()),
                 "--credentials", str(self._credentials_file()), "--interface", self.bind_host,
                 "--port", str(port), "--logging-config-file", str(LOGGING_CONFIG)]
