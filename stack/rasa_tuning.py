@@ -34,7 +34,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-_INSTALLED_MARK = "_helpline_cached_validation"
+_INSTALLED_MARK = "_helpline_tuned"  # marks what install() already replaced
 
 
 @functools.lru_cache(maxsize=8)

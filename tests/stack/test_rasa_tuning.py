@@ -85,7 +85,7 @@ def test_quiet_installs_it_for_rasa_only() -> None:
     probe = ("import sys, runpy; sys.argv = ['stack.quiet', '{module}'];"
              "import stack.quiet as q; runpy.run_module = lambda *a, **k: None; q.main();"
              "from rasa.core.actions.action import RemoteAction as R;"
-             "print(getattr(R._validate_action_result, '_helpline_cached_validation', False))")
+             "print(getattr(R._validate_action_result, '_helpline_tuned', False))")
     for module, expected in (("rasa", "True"), ("json.tool", "False")):
         out = subprocess.run([sys.executable, "-c", probe.format(module=module)],
                              capture_output=True, text=True, timeout=120, check=True)
