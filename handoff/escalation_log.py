@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from handoff.queue import utcnow
+from store.db import create_schema
 
 metadata = MetaData()
 
@@ -76,7 +77,7 @@ class Decision:
 class EscalationLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        create_schema(lambda: metadata.create_all(engine))
 
     def record(self, kind: Kind, ticket_id: int, intent: str | None = None,
                outcome: Outcome | None = None) -> Decision:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.states import TicketStatus
+from store.db import create_schema
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,7 @@ def missing_columns(engine: Engine, metadata: MetaData) -> list[Column]:
 
 def upgrade(engine: Engine, metadata: MetaData) -> list[str]:
     """Create missing tables and add missing columns; returns the columns added."""
-    try:
-        metadata.create_all(engine)
-    except SQLAlchemyError:  # another process created some tables at the same moment
-        metadata.create_all(engine)
+    create_schema(lambda: metadata.create_all(engine))
     added = []
     for column in missing_columns(engine, metadata):
         statement = f"ALTER TABLE {column.table.name} ADD COLUMN {_column_ddl(column, engine)}"

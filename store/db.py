@@ -14,7 +14,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "helpline.db"
@@ -83,16 +89,23 @@ def create_schema(create: Callable[[], None], attempts: int = 5) -> None:
     """Run ``create`` (``create_all``, ``Index.create(checkfirst=True)``…), which checks
     what exists and creates the rest. Several instances starting at once on a new database
     race between that check and the creation: PostgreSQL then refuses one of them (a unique
-    violation in its catalog, or «already exists»). Checking again a moment later finds the
-    other instance's work done. Other errors (the server unreachable…) are not retried."""
+    violation in its catalog, or «already exists»), SQLite says «already exists». Checking
+    again a moment later finds the other instance's work done. Other errors (the server
+    unreachable…) are not retried."""
     for attempt in range(1, attempts + 1):
         try:
             create()
             return
-        except (IntegrityError, ProgrammingError):
-            if attempt == attempts:
+        except DBAPIError as error:
+            if attempt == attempts or not _lost_a_creation_race(error):
                 raise
             time.sleep(0.2 * attempt)
+
+
+def _lost_a_creation_race(error: DBAPIError) -> bool:
+    if isinstance(error, IntegrityError | ProgrammingError):
+        return True
+    return isinstance(error, OperationalError) and "already exists" in str(error.orig)
 
 
 @lru_cache(maxsize=8)

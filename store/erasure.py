@@ -31,6 +31,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, de
 from sqlalchemy.engine import Engine
 
 from store.crypto import InvalidToken, data_keyring
+from store.db import create_schema
 from store.privacy import log_id
 from store.retention import Horizon, register
 
@@ -90,7 +91,7 @@ class ErasureRequests:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        create_schema(lambda: metadata.create_all(engine))
 
     def add(self, conversation_id: str, source: ErasureSource,
             agent_id: int | None = None) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,25 +41,6 @@ _REWRITES_HISTORY = (Restarted, SessionStarted, ActionReverted, UserUtteranceRev
 
 
 @dataclass
-class _StatesMemo:
-    """``states_for_tracker_history`` stopped after ``events_seen`` events of the tracker."""
-
-    events_seen: int
-    last_event: Event | None
-    loop_names: set[str]
-    applied: list[Event]
-    prior: DialogueStateTracker
-    states: list[State] = field(default_factory=list)
-    last_ml_action: Any = None
-    turn_was_hidden: bool = False
-
-    def copy(self) -> _StatesMemo:
-        return _StatesMemo(self.events_seen, self.last_event, set(self.loop_names),
-                           list(self.applied), _copy_state(self.prior), list(self.states),
-                           self.last_ml_action, self.turn_was_hidden)
-
-
-@dataclass
 class _AppliedMemo:
     """``applied_events`` as it was after ``events_seen`` events of the tracker."""
 
@@ -68,9 +49,28 @@ class _AppliedMemo:
     loop_names: set[str]
     applied: list[Event]
 
+    @classmethod
+    def empty_for(cls, events: list[Event]) -> _AppliedMemo:
+        return cls(len(events), events[-1] if events else None, _loop_names(events), [])
+
     def copy(self) -> _AppliedMemo:
         return _AppliedMemo(self.events_seen, self.last_event, set(self.loop_names),
                             list(self.applied))
+
+
+@dataclass
+class _StatesMemo:
+    """``states_for_tracker_history`` stopped after the events of ``history``."""
+
+    history: _AppliedMemo
+    prior: DialogueStateTracker
+    states: list[State] = field(default_factory=list)
+    last_ml_action: Any = None
+    turn_was_hidden: bool = False
+
+    def copy(self) -> _StatesMemo:
+        return _StatesMemo(self.history.copy(), _copy_state(self.prior), list(self.states),
+                           self.last_ml_action, self.turn_was_hidden)
 
 
 def _loop_names(events: Iterable[Event]) -> set[str]:
@@ -109,22 +109,34 @@ class IncrementalStatesTracker(DialogueStateTracker):
 
     # --- memo maintenance ---------------------------------------------------------------
     def _fresh_memo(self, domain: Domain, flags: tuple) -> _StatesMemo:
-        events = list(self.events)
-        memo = _StatesMemo(len(events), events[-1] if events else None, _loop_names(events),
-                           [], self.init_copy())
+        memo = _StatesMemo(_AppliedMemo.empty_for(list(self.events)), self.init_copy())
         for event in self.applied_events():
+            memo.history.applied.append(event)
             self._apply(memo, domain, flags, event)
         return memo
 
     def _extend(self, memo: _StatesMemo, domain: Domain, flags: tuple) -> bool:
-        """Continue ``memo`` with the events added since; False if it cannot be continued."""
+        """Continue ``memo`` with the events added since; False if it cannot be continued
+        (the memo is then left half-continued and must be dropped)."""
+        return self._continue(memo.history,
+                              lambda event: self._apply(memo, domain, flags, event))
+
+    def _continue(self, memo: _AppliedMemo,
+                  on_event: Callable[[Event], None] | None = None) -> bool:
+        """Append the events added since ``memo`` was made as Rasa would, calling
+        ``on_event`` for each; False, with ``memo.applied`` as it was, if the event list
+        changed otherwise or a new event rewrites or undoes what came before."""
         new = self._appended_since(memo.events_seen, memo.last_event, memo.loop_names)
         if new is None:
             return False
+        start = len(memo.applied)
         for event in new:
             if self._undoes_loop_turns(event, memo.loop_names, memo.applied):
+                del memo.applied[start:]
                 return False
-            self._apply(memo, domain, flags, event)
+            memo.applied.append(event)
+            if on_event is not None:
+                on_event(event)
         if new:
             memo.events_seen, memo.last_event = len(self.events), new[-1]
         return True
@@ -153,33 +165,17 @@ class IncrementalStatesTracker(DialogueStateTracker):
         appended. Rasa recomputes it from the first event several times a turn (is the
         tracker empty, has the session expired, which was the last message)."""
         memo = self.__dict__.get("_applied_memo")
-        new = None if memo is None else self._appended_since(
-            memo.events_seen, memo.last_event, memo.loop_names)
-        if new is not None and self._extend_applied(memo, new):
+        if memo is not None and self._continue(memo):
             return list(memo.applied)
-        events = list(self.events)
-        applied = super().applied_events()
-        self.__dict__["_applied_memo"] = _AppliedMemo(
-            len(events), events[-1] if events else None, _loop_names(events), list(applied))
-        return applied
-
-    def _extend_applied(self, memo: _AppliedMemo, new: list[Event]) -> bool:
-        """Append ``new`` to the memo as Rasa would; False (memo unchanged) if one of them
-        would undo earlier loop turns."""
-        start = len(memo.applied)
-        for event in new:
-            if self._undoes_loop_turns(event, memo.loop_names, memo.applied):
-                del memo.applied[start:]
-                return False
-            memo.applied.append(event)
-        if new:
-            memo.events_seen, memo.last_event = len(self.events), new[-1]
-        return True
+        memo = _AppliedMemo.empty_for(list(self.events))
+        memo.applied.extend(super().applied_events())
+        self.__dict__["_applied_memo"] = memo
+        return list(memo.applied)
 
     @staticmethod
     def _apply(memo: _StatesMemo, domain: Domain, flags: tuple, event: Event) -> None:
-        """One step of Rasa's ``generate_all_prior_trackers`` + ``states_for_tracker_history``."""
-        memo.applied.append(event)
+        """One step of Rasa's ``generate_all_prior_trackers`` + ``states_for_tracker_history``
+        (the event is already in ``memo.history.applied``)."""
         if isinstance(event, ActionExecuted):
             carry = [memo.last_ml_action, memo.turn_was_hidden]
             _state_step(domain, memo.prior, event.hide_rule_turn, flags, memo.states, carry)
