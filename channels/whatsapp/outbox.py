@@ -214,25 +214,33 @@ def _final(state: OutboxState, **values: Any) -> dict[str, Any]:
     return {"state": state.value, "payload": None, "recipient": None, **values}
 
 
-def _wamid_values(wamid: str | None) -> dict[str, Any]:
-    if not wamid:
-        return {}
-    ring = data_keyring()
-    return {"wamid_digest": ring.digest(wamid), "wamid": ring.encrypt_text(wamid)}
-
-
 def mark_sent(row_id: int, wamid: str | None, now: float | None = None) -> None:
     mark_sent_many([(row_id, wamid, time.time() if now is None else now)])
 
 
 def mark_sent_many(accepted: Sequence[tuple[int, str | None, float]]) -> None:
-    """(row id, Meta's message id, when) of messages Meta accepted, in one transaction."""
+    """(row id, Meta's message id, when) of messages Meta accepted, in one transaction (one
+    statement, executed for every row). A row marked again keeps its first time and id."""
+    if not accepted:
+        return
+    ring = data_keyring()
+    statement = (update(outbox)
+                 .where(outbox.c.id == bindparam("row_id"),
+                        outbox.c.state != OutboxState.FAILED.value)
+                 .values(**_final(OutboxState.SENT),
+                         wamid_digest=func.coalesce(
+                             bindparam("digest", type_=outbox.c.wamid_digest.type),
+                             outbox.c.wamid_digest),
+                         wamid=func.coalesce(bindparam("sealed", type_=outbox.c.wamid.type),
+                                             outbox.c.wamid),
+                         sent_at=func.coalesce(outbox.c.sent_at,
+                                               bindparam("now", type_=outbox.c.sent_at.type))))
+    rows = [{"row_id": row_id, "now": now,
+             "digest": ring.digest(wamid) if wamid else None,
+             "sealed": ring.encrypt_text(wamid) if wamid else None}
+            for row_id, wamid, now in accepted]
     with engine().begin() as conn:
-        for row_id, wamid, now in accepted:
-            conn.execute(update(outbox).where(outbox.c.id == row_id,
-                                              outbox.c.state != OutboxState.FAILED.value)
-                         .values(**_final(OutboxState.SENT, **_wamid_values(wamid)),
-                                 sent_at=func.coalesce(outbox.c.sent_at, now)))
+        conn.execute(statement, rows)
 
 
 def retry_later(row_id: int, at: float, error_code: int | None) -> None:

@@ -123,3 +123,24 @@ def test_prune_forgets_finished_rows_only() -> None:
     outbox.mark_failed(first.id, 131026)
     assert outbox.prune(0, now=time.time() + 1) == 1
     assert [r.state for r in outbox_rows()] == ["pending"]
+
+
+def test_accepted_rows_keep_their_first_time_and_id_and_a_failed_row_stays_failed() -> None:
+    outbox.enqueue([OutboundRequest(key=f"k{i}", recipient=HER,
+                                    message={"type": "text", "text": {"body": "x"}})
+                    for i in range(3)])
+    first, second, third = outbox_rows()
+    outbox.mark_failed(third.id, 131026)
+    outbox.mark_sent_many([(first.id, "wamid.A", 100.0), (second.id, None, 101.0),
+                           (third.id, "wamid.C", 102.0)])
+    outbox.mark_sent_many([(first.id, None, 200.0), (second.id, "wamid.B", 201.0)])
+    with engine().begin() as conn:
+        rows = {r.id: r for r in conn.execute(outbox.outbox.select())}
+    assert [rows[first.id].state, rows[second.id].state, rows[third.id].state] == \
+        ["sent", "sent", "failed"]
+    assert (rows[first.id].sent_at, rows[second.id].sent_at, rows[third.id].sent_at) == \
+        (100.0, 101.0, None)
+    assert rows[first.id].wamid_digest == outbox.digest("wamid.A")
+    assert rows[second.id].wamid_digest == outbox.digest("wamid.B")
+    assert rows[third.id].wamid_digest is None
+    assert rows[first.id].payload is None and "wamid.A" not in str(rows[first.id].wamid)
