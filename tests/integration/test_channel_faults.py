@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from channels.whatsapp import recent_identity_changes, revoked_message_digests
+from channels.whatsapp.inbox import InboxState
 from channels.whatsapp.tables import inbox, outbox
 from handoff.queue import HandoffQueue
 from simulator import webhooks as wh
@@ -138,6 +139,19 @@ async def send_burst(url: str, burst: Burst, at_ack: int | None = None,
         await asyncio.gather(*(one(client, s, t) for s, t in burst.plan.items()))
 
 
+def wait_for_a_turn_in_flight(faulty: Faulty, timeout: float = 60.0) -> None:
+    """Until some message is being processed, so that the kill cuts a turn (with a fixed
+    count of acknowledgements, a slow machine could still be storing webhooks then)."""
+    deadline = time.monotonic() + timeout
+    with faulty.engine().connect() as conn:
+        while time.monotonic() < deadline:
+            if conn.execute(select(inbox.c.id).where(
+                    inbox.c.state == InboxState.PROCESSING.value).limit(1)).first():
+                return
+            conn.rollback()
+            time.sleep(0.01)
+
+
 # --- what happened --------------------------------------------------------------------------
 
 def wait_until_settled(faulty: Faulty, burst: Burst, timeout: float = SETTLE_TIMEOUT) -> None:
@@ -208,6 +222,7 @@ def test_rasa_killed_mid_burst_loses_nothing_and_answers_once(faulty: Faulty) ->
     burst = Burst(plan_for(10))
 
     def kill_and_restart() -> None:
+        wait_for_a_turn_in_flight(faulty)
         faulty.stack.kill("rasa")
         faulty.stack.restart("rasa")
 
