@@ -19,7 +19,8 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 	$(wildcard components/*.py) $(SPACY_MODEL)
 
 .PHONY: install train run test lint unit validate conversations conversaciones nlu-gate \
-	integration browser bench triage agent clean browser-deps nginx-deps entrenar publicar volver
+	integration browser bench triage agent clean browser-deps nginx-deps entrenar publicar volver \
+	test-lane-checks test-lane-stack model-ready nlu-gate-now browser-now
 
 install: $(INSTALLED)
 
@@ -72,7 +73,36 @@ triage: $(INSTALLED)
 	@$(PY) -m triage.cli
 
 # --- tests -----------------------------------------------------------------------------
-test: lint unit validate conversations conversaciones nlu-gate integration browser entrenar
+# Two lanes at once, one per core (each step's output is printed when the step ends):
+#   1. unit tests, NLU gate, `make entrenar` (which runs `make conversations` and
+#      `make conversaciones` with the model it compares), browser tests;
+#   2. training the model (when its inputs changed), integration tests.
+# Steps of lane 1 that need the model wait until lane 2 has trained it (MODEL_WAIT_FLAG).
+MODEL_WAIT_FLAG := build/.model-being-trained
+
+test: lint validate $(SPACY_MODEL) browser-deps nginx-deps
+	@mkdir -p build && touch $(MODEL_WAIT_FLAG)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-lane-checks test-lane-stack; \
+	status=$$?; rm -f $(MODEL_WAIT_FLAG); exit $$status
+
+test-lane-checks:
+	@$(MAKE) --no-print-directory -j1 unit model-ready nlu-gate-now entrenar browser-now
+
+test-lane-stack:
+	@$(MAKE) --no-print-directory -j1 train; status=$$?; rm -f $(MODEL_WAIT_FLAG); \
+	[ $$status -eq 0 ] || exit $$status
+	@$(MAKE) --no-print-directory -j1 integration
+
+# the model as lane 2 left it (fails if lane 2 could not train it)
+model-ready:
+	@while [ -e $(MODEL_WAIT_FLAG) ]; do sleep 2; done; \
+	test -e $(MODEL_STAMP) || { echo "No hay modelo entrenado (ver el entrenamiento arriba)." >&2; exit 1; }
+
+nlu-gate-now:
+	$(NLU_GATE)
+
+browser-now:
+	$(BROWSER_TESTS)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
@@ -92,8 +122,9 @@ conversations: $(MODEL_STAMP)
 conversaciones: $(MODEL_STAMP)
 	$(PY) -m tests.conversaciones.runner
 
+NLU_GATE = $(PY) -m tests.tools.nlu_gate --model models/asistente.tar.gz --out results/nlu
 nlu-gate: $(MODEL_STAMP)
-	$(PY) -m tests.tools.nlu_gate --model models/asistente.tar.gz --out results/nlu
+	$(NLU_GATE)
 
 integration: $(MODEL_STAMP) nginx-deps
 	$(VENV)/bin/pytest -q -m "integration and not browser"
@@ -112,8 +143,9 @@ nginx-deps:
 			chmod +x /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
+BROWSER_TESTS = $(VENV)/bin/pytest -q -m browser
 browser: $(MODEL_STAMP) browser-deps
-	$(VENV)/bin/pytest -q -m browser
+	$(BROWSER_TESTS)
 
 bench: $(MODEL_STAMP)
 	$(PY) -m bench
