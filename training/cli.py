@@ -26,7 +26,6 @@ from training.registry import Models, copy_model, file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "entrenamiento"
-STAMP = ROOT / "models" / ".trained"
 NOTHING = 3  # exit code: nothing published / nothing to reuse
 
 
@@ -182,7 +181,7 @@ def servir(models: Models) -> int:
         return 1
     if not models.served.exists() or file_sha256(models.served) != file_sha256(source):
         models.serve_published(record)
-        STAMP.unlink(missing_ok=True)  # make test must retrain (or reuse) the current data
+        models.stamp.unlink(missing_ok=True)  # make must retrain (or reuse) the current data
         print(f"Se sirve el modelo publicado {record['nombre']} (models/asistente.tar.gz era "
               "otro, sin publicar).")
     return 0

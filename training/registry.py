@@ -63,6 +63,8 @@ class Models:
         self.candidates_dir = root / "candidatos"
         self.published_dir = root / "publicados"
         self.registry_path = root / "registro.json"
+        # make's stamp of a model trained from the current inputs (Makefile: MODEL_STAMP)
+        self.stamp = root / ".trained"
 
     # --- served -------------------------------------------------------------------------
     def served_info(self) -> dict[str, Any] | None:

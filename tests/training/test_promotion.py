@@ -159,8 +159,14 @@ def test_make_run_restores_the_published_model(tmp_path: Path) -> None:
     _candidate(models, "20261201-120000", b"publicado", compared_with=file_sha256(models.served))
     assert main(["publicar", "--models", str(tmp_path)]) == 0
     models.served.write_bytes(b"otro modelo sin publicar")
+    models.stamp.touch()
+    real_stamp = Models().stamp
+    real_stamp_there = real_stamp.exists()
     assert main(["servir", "--models", str(tmp_path)]) == 0
     assert models.served.read_bytes() == b"publicado"
+    assert not models.stamp.exists()  # make must train (or reuse) for the current data
+    # another folder's stamp (the checkout's own, while `make test` trains) is left alone
+    assert real_stamp.exists() == real_stamp_there
 
 
 def test_a_model_of_the_same_inputs_is_found_again(tmp_path: Path) -> None:
