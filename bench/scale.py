@@ -9,8 +9,10 @@ run only. Measured:
   again): the project through the webhook on 1 instance and on 2 instances (nginx), the
   project on Rasa's REST channel, the starter bot on REST; the figure is project / starter;
 - sustained messages per second at p95 ≤ 1 s (rate ladder) for the same three project paths;
-- CPU milliseconds per message (Rasa, action server, nginx), PostgreSQL transactions and
-  Redis commands per message;
+- CPU milliseconds per message (Rasa, action server, webhook receiver, nginx), PostgreSQL
+  transactions and Redis commands per message;
+- webhook acknowledgement times during the closed loops and ladders: «webhook-1» is answered
+  by instance 1 itself, between its turns; «webhook-2» by the webhook receiver behind nginx;
 - turn latency at messages 2–11 and 191–200 of a conversation, measured in alternation
   (REST, instance 1);
 - RSS of an instance on Rasa's defaults (rasa-1) and of one with ``TUNED_ENV`` (rasa-2);
@@ -200,6 +202,7 @@ async def _run(stack: Stack, sink: GraphSink, starter, starter_url: str, databas
         baseline = RestTarget(starter_url, session, name="starter")
         progress("learning how many messages each answer has")
         await one.learn(_ids(900, 1)[0], SCRIPT + LADDER_TEXTS)
+        one.acks.clear()
         project_meters = Meters(stack.children, database_url)
         starter_meters = Meters([starter], database_url)
         closed = await _closed_loops(
@@ -217,6 +220,7 @@ async def _run(stack: Stack, sink: GraphSink, starter, starter_url: str, databas
                                      ROOT / "results" / "turn_profile.html")
     return {"answer_messages": dict(one.expected),
             "closed_loop": closed, "ladder": ladders, "long_conversation": long_runs,
+            "ack_seconds": {target.name: target.acks for target in (one, two)},
             "rss_bytes": memory, "tuned_env_on_rasa_2": TUNED_ENV, "profile": profile}
 
 

@@ -8,9 +8,10 @@ import statistics
 from typing import Any
 
 from bench.report import Report
+from bench.stats import percentile
 
 TIERS = (80, 250, 1000)  # Meta: messages per second per business number
-PROJECT_PROCESSES = ("rasa-1", "rasa-2", "actions", "nginx")
+PROJECT_PROCESSES = ("rasa-1", "rasa-2", "actions", "receiver", "nginx")
 TARGET_UTILISATION = 0.6  # plan cores for 60 % busy at the tier's rate
 
 
@@ -71,6 +72,13 @@ def summarize(raw: dict[str, Any], report: Report, answer_messages: float) -> di
         report.line(f"8  PostgreSQL transactions / rows written / Redis commands per message, {name}",
                     f"{figures[f'pg_{name}']:.1f} / {_per_message(runs, 'pg_rows_written'):.1f} / "
                     f"{figures[f'redis_{name}']:.1f}")
+
+    for name, acks in raw.get("ack_seconds", {}).items():
+        if acks:
+            report.line(f"8  webhook acknowledgement during closed loops and ladders: {name}",
+                        f"p50 {1000 * percentile(acks, 50):.1f} / p95 "
+                        f"{1000 * percentile(acks, 95):.1f} / p99 {1000 * percentile(acks, 99):.1f}"
+                        f" ms (n = {len(acks)})")
 
     long_runs = raw["long_conversation"]
     report.line("8  turn latency, messages 2–11 / 191–200 of one conversation (REST, medians)",

@@ -46,12 +46,15 @@ class WebhookTarget:
     timeout: float = 30.0
     name: str = "webhook"
     expected: dict[str, int] = field(default_factory=dict)  # text -> messages in its answer
+    acks: list[float] = field(default_factory=list)  # seconds until each webhook's answer
 
     async def _post(self, sender: str, text: str) -> None:
         body = wh.encode(wh.update(messages=[wh.text_message(sender, text)]))
         headers = {"Content-Type": "application/json", wh.SIGNATURE_HEADER: wh.sign(body)}
+        started = time.perf_counter()
         async with self.session.post(self.webhook_url, data=body, headers=headers) as answer:
             await answer.read()
+            self.acks.append(time.perf_counter() - started)
             if answer.status != 200:
                 raise RuntimeError(f"webhook answered {answer.status}")
 

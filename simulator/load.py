@@ -57,9 +57,12 @@ async def send_webhooks(
     phone_number_id: str = SANDBOX_PHONE_NUMBER_ID,
     concurrency: int = 50,
     timeout: float = 10.0,
+    rate: float | None = None,
 ) -> LoadResult:
     """Post ``n`` signed text webhooks, ``concurrency`` at a time (one user each unless
-    ``wa_ids`` repeats), and measure each acknowledgement time.
+    ``wa_ids`` repeats), and measure each acknowledgement time. ``rate``: a steady stream
+    instead of a burst, the i-th post leaving i/rate seconds after the first (still at most
+    ``concurrency`` at a time).
 
     Uses aiohttp (a Rasa dependency): at high concurrency httpx's own CPU cost would
     dominate the measured times."""
@@ -75,6 +78,8 @@ async def send_webhooks(
     async def one(session: aiohttp.ClientSession, index: int) -> None:
         message, body, signature = bodies[index]
         headers = {"Content-Type": "application/json", wh.SIGNATURE_HEADER: signature}
+        if rate:
+            await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
         async with semaphore:
             start = time.perf_counter()
             try:

@@ -3,14 +3,17 @@
 Not a test (timings are measured, never asserted): run it by hand on a quiet machine.
 
     .venv/bin/python -m tests.channel.ack_latency [--databases sqlite,postgresql]
-        [--messages 300] [--concurrency 50] [--repeats 3] [--channel-only]
+        [--where rasa,receiver] [--messages 300] [--concurrency 50] [--repeats 3]
+        [--channel-only]
 
 For each database it starts the real stack (action server, Rasa with the WhatsApp channel,
 simulator) with the channel's tables there (``DATABASE_URL``; Rasa's tracker store stays as
 in endpoints.yml), then, ``--repeats`` times: a burst of ``--messages`` signed webhooks from as
 many new senders, ``--concurrency`` at a time (simulator.load.send_webhooks), and waits until
 the inbox and the outbox are settled, so every burst competes with the Rasa turns of its own
-messages only. Prints p50/p95/p99/max of the acknowledgements per burst and their medians,
+messages only. ``--where``: the webhook served inside Rasa (``rasa``), or by the webhook
+receiver process of the production topology (``receiver``, channels/whatsapp/receiver.py),
+which nudges Rasa; each is a stack of its own, measured one after the other in this run. Prints p50/p95/p99/max of the acknowledgements per burst and their medians,
 and, as a baseline measured during the same bursts, the same figures for the channel's
 ``GET /webhooks/whatsapp/`` (same server and event loop, no database): the difference is what
 storing the message costs; the baseline itself is the Rasa turns' share of the event loop.
@@ -99,8 +102,8 @@ def figures(values_ms: list[float]) -> dict[str, float]:
             "p99": percentile(values_ms, 0.99), "max": max(values_ms)}
 
 
-async def burst_with_baseline(webhook_url: str, users: list[str],
-                              concurrency: int) -> tuple[object, list[float]]:
+async def burst_with_baseline(webhook_url: str, users: list[str], concurrency: int,
+                              rate: float | None = None) -> tuple[object, list[float]]:
     """The burst, and meanwhile GET /webhooks/whatsapp/ every 20 ms (baseline)."""
     health_url = webhook_url.rsplit("/", 1)[0] + "/"
     baseline: list[float] = []
@@ -117,7 +120,7 @@ async def burst_with_baseline(webhook_url: str, users: list[str],
     prober = asyncio.ensure_future(probe())
     try:
         load = await send_webhooks(webhook_url, len(users), wa_ids=users,
-                                   concurrency=concurrency, timeout=30)
+                                   concurrency=concurrency, timeout=30, rate=rate)
     finally:
         done.set()
         with contextlib.suppress(Exception):
@@ -125,8 +128,10 @@ async def burst_with_baseline(webhook_url: str, users: list[str],
     return load, baseline
 
 
-def measure(kind: str, messages: int, concurrency: int, repeats: int) -> list[dict]:
+def measure(kind: str, messages: int, concurrency: int, repeats: int,
+            receiver: bool = False, rate: float | None = None) -> list[dict]:
     stack = Stack(ports=StackPorts.free(), simulator=True, console=False,
+                  webhook_receiver=receiver,
                   extra_env={"HELPLINE_DATA_KEY": Fernet.generate_key().decode()})
     runs = []
     with database(kind, str(stack.state_dir)) as url:
@@ -138,7 +143,7 @@ def measure(kind: str, messages: int, concurrency: int, repeats: int) -> list[di
             for repeat in range(repeats):
                 users = [f"5697{repeat:02d}{i:05d}" for i in range(messages)]
                 load, baseline = asyncio.run(burst_with_baseline(stack.webhook_url, users,
-                                                                 concurrency))
+                                                                 concurrency, rate))
                 assert load.ok == messages, f"{messages - load.ok} webhooks not acknowledged"
                 acks = [s * 1000 for s in load.ack_seconds]
                 runs.append({**figures(acks), "wall": load.wall_seconds,
@@ -231,6 +236,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="a steady stream of this many webhooks/s instead of a burst")
+    parser.add_argument("--where", default="rasa,receiver",
+                        help="rasa, receiver or both (the whole stack only)")
     parser.add_argument("--channel-only", action="store_true")
     parser.add_argument("--serve-channel", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -238,20 +247,30 @@ def main() -> None:
         serve_channel(args.serve_channel)
         return
     os.environ.pop("WHATSAPP_ACCESS_TOKEN", None)
+    pace = f"{args.rate:g}/s" if args.rate else f"{args.concurrency} at a time"
     print(f"{'channel only' if args.channel_only else 'whole stack'}: {args.messages} webhooks "
-          f"from {args.messages} senders, {args.concurrency} at a time, {args.repeats} bursts; "
-          "acknowledgement in ms")
+          f"from {args.messages} senders, {pace}, {args.repeats} runs; acknowledgement in ms")
+    places = ["channel"] if args.channel_only else [w.strip() for w in args.where.split(",")]
     for kind in args.databases.split(","):
-        how = measure_channel_only if args.channel_only else measure
-        runs = how(kind.strip(), args.messages, args.concurrency, args.repeats)
-        for number, run in enumerate(runs, 1):
-            base = run["baseline"] or {"p50": float("nan"), "p99": float("nan")}
-            print(f"  {kind:10} burst {number}: p50 {run['p50']:6.1f}  p95 {run['p95']:6.1f}  "
-                  f"p99 {run['p99']:6.1f}  max {run['max']:6.1f}  ({run['wall']:.1f} s)   "
-                  f"baseline GET p50 {base['p50']:5.1f} p99 {base['p99']:6.1f}")
-        medians = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p95", "p99")}
-        print(f"  {kind:10} median of bursts: p50 {medians['p50']:.1f}  p95 {medians['p95']:.1f}"
-              f"  p99 {medians['p99']:.1f}")
+        kind = kind.strip()
+        for where in places:
+            if where == "channel":
+                runs = measure_channel_only(kind, args.messages, args.concurrency, args.repeats)
+            else:
+                runs = measure(kind, args.messages, args.concurrency, args.repeats,
+                               receiver=where == "receiver", rate=args.rate)
+            print_runs(f"{kind}/{where}", runs)
+
+
+def print_runs(label: str, runs: list[dict]) -> None:
+    for number, run in enumerate(runs, 1):
+        base = run["baseline"] or {"p50": float("nan"), "p99": float("nan")}
+        print(f"  {label:20} burst {number}: p50 {run['p50']:6.1f}  p95 {run['p95']:6.1f}  "
+              f"p99 {run['p99']:6.1f}  max {run['max']:6.1f}  ({run['wall']:.1f} s)   "
+              f"baseline GET p50 {base['p50']:5.1f} p99 {base['p99']:6.1f}", flush=True)
+    medians = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p95", "p99")}
+    print(f"  {label:20} median of bursts: p50 {medians['p50']:.1f}  p95 {medians['p95']:.1f}"
+          f"  p99 {medians['p99']:.1f}", flush=True)
 
 
 if __name__ == "__main__":
