@@ -32,8 +32,10 @@ def _stack_from_env() -> Stack:
     if not endpoints.is_absolute():
         endpoints = ROOT / endpoints
     state_dir = Path(os.environ.get("STATE_DIR") or ROOT / "var")
+    receiver = (os.environ.get("WEBHOOK_RECEIVER") or "").strip()
     return Stack(ports=StackPorts.from_env(), state_dir=state_dir, endpoints=endpoints,
-                 rasa_instances=int(os.environ.get("RASA_INSTANCES") or 1))
+                 rasa_instances=int(os.environ.get("RASA_INSTANCES") or 1),
+                 webhook_receiver=None if not receiver else receiver not in ("0", "false", "no"))
 
 
 def _banner(stack: Stack, made_key: bool) -> str:
@@ -47,6 +49,8 @@ def _banner(stack: Stack, made_key: bool) -> str:
     if stack.topology.proxied:
         lines.append(f"  nginx delante de {stack.rasa_instances} instancia(s) de Rasa: "
                      + ", ".join(stack.instance_urls))
+    if stack.webhook_receiver:
+        lines.append(f"  Receptor de webhooks (nginx le envía los de Meta): {stack.receiver_url}")
     if stack.simulator:
         lines.append(f"  Simulador de WhatsApp:    {stack.simulator_url}  <- ábrelo y escribe «hola»")
         lines.append(f"  También por REST: curl -s {stack.rasa_url}/webhooks/rest/webhook "

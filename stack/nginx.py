@@ -2,7 +2,9 @@
 
 Debian's ``nginx-light`` binary runs as an ordinary child process of the stack, with a
 configuration generated under the state folder (``var/nginx/``): no system service, no
-``/etc/nginx``, no port below 1024. Requests go round-robin to the instances; a request that
+``/etc/nginx``, no port below 1024. Meta's webhooks go to the webhook receiver
+(channels/whatsapp/receiver.py) when there is one, and to the instances (which serve the
+same webhook) while it is down. Other requests go round-robin to the instances; a request that
 could not be delivered (instance down: connection refused) goes to the next one. A request
 that an instance received and then lost (killed mid-request) is answered 502 and is not
 re-sent: Meta re-delivers every webhook that did not get a 200, and a POST must not run
@@ -45,10 +47,24 @@ http {{
 {servers}
         keepalive 64;
     }}
+    upstream webhook {{
+{webhook_servers}
+        keepalive 64;
+    }}
     server {{
         listen {listen};
         location / {{
             proxy_pass http://rasa;
+{proxy}
+        }}
+        location = /webhooks/whatsapp/webhook {{
+            proxy_pass http://webhook;
+{proxy}
+        }}
+    }}
+}}
+"""
+PROXY_SETTINGS = """\
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
@@ -57,11 +73,7 @@ http {{
             proxy_connect_timeout 2s;
             proxy_read_timeout {read_timeout}s;
             proxy_next_upstream error timeout http_502;
-            proxy_next_upstream_tries {tries};
-        }}
-    }}
-}}
-"""
+            proxy_next_upstream_tries {tries};"""
 
 
 def binary() -> str | None:
@@ -75,15 +87,24 @@ def binary() -> str | None:
 
 def write_config(state: Path, logs: Path, listen_host: str, listen_port: int,
                  upstream_ports: Sequence[int], upstream_host: str = "127.0.0.1",
-                 read_timeout: int = 60) -> Path:
-    """Write ``state/nginx.conf`` for this run; returns its path."""
+                 read_timeout: int = 60, webhook_port: int | None = None) -> Path:
+    """Write ``state/nginx.conf`` for this run; returns its path. ``webhook_port``: the
+    webhook receiver's port (None: the instances receive the webhooks)."""
     for folder in (state, state / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
-    servers = "\n".join(f"        server {upstream_host}:{port} max_fails=1 fail_timeout=5s;"
-                        for port in upstream_ports)
+
+    def server(port: int, backup: bool = False) -> str:
+        return (f"        server {upstream_host}:{port} max_fails=1 fail_timeout=5s"
+                f"{' backup' if backup else ''};")
+
+    servers = "\n".join(server(port) for port in upstream_ports)
+    webhook_servers = servers if webhook_port is None else "\n".join(
+        [server(webhook_port)] + [server(port, backup=True) for port in upstream_ports])
+    tries = len(upstream_ports) + (webhook_port is not None)
+    proxy = PROXY_SETTINGS.format(read_timeout=read_timeout, tries=max(1, tries))
     text = CONFIG_TEMPLATE.format(state=state, logs=logs, servers=servers,
-                                  listen=f"{listen_host}:{listen_port}",
-                                  read_timeout=read_timeout, tries=max(1, len(upstream_ports)))
+                                  webhook_servers=webhook_servers, proxy=proxy,
+                                  listen=f"{listen_host}:{listen_port}")
     path = state / "nginx.conf"
     path.write_text(text, encoding="utf-8")
     return path

@@ -1,11 +1,14 @@
 """The service as processes: action server, one or more Rasa servers (WhatsApp channel, HTTP
-API; REST in sandbox), nginx in front of them in the production topology, the console and,
-without WhatsApp credentials, the simulator. One class starts them in order, waits until
-each answers, and stops them all (also on error), each with its whole process group.
+API; REST in sandbox), the webhook receiver and nginx in front of them in the production
+topology, the console and, without WhatsApp credentials, the simulator. One class starts them
+in order, waits until each answers, and stops them all (also on error), each with its whole
+process group.
 
 Every process listens on ``bind_host`` (``BIND_HOST``, default 127.0.0.1). The public
 Rasa port (``ports.rasa``) is Rasa itself in the embedded topology and nginx in the
-production one, where the instances listen on ``ports.instances``.
+production one, where the instances listen on ``ports.instances`` and the webhook receiver
+(channels/whatsapp/receiver.py) on ``ports.receiver``: nginx sends Meta's webhooks there. The
+receiver wakes an instance with a datagram to the instance's own port number (UDP).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class StackPorts:
     console: int = 8080
     simulator: int = 8090
     instances: tuple[int, ...] = ()  # Rasa instances behind nginx; default rasa+1, rasa+2…
+    receiver: int = 5004  # the webhook receiver (production topology, or when asked)
 
     @classmethod
     def free(cls, instances: int = 0) -> StackPorts:
@@ -53,14 +57,15 @@ class StackPorts:
         action server once got the same one)."""
         with ExitStack() as held:
             ports = [held.enter_context(bind("127.0.0.1")).getsockname()[1]
-                     for _ in range(4 + instances)]
-        return cls(*ports[:4], tuple(ports[4:]))
+                     for _ in range(5 + instances)]
+        return cls(*ports[:4], tuple(ports[5:]), receiver=ports[4])
 
     @classmethod
     def from_env(cls) -> StackPorts:
         env = os.environ
         return cls(int(env.get("RASA_PORT", 5005)), int(env.get("ACTION_SERVER_PORT", 5055)),
-                   int(env.get("CONSOLE_PORT", 8080)), int(env.get("SIMULATOR_PORT", 8090)))
+                   int(env.get("CONSOLE_PORT", 8080)), int(env.get("SIMULATOR_PORT", 8090)),
+                   receiver=int(env.get("WEBHOOK_RECEIVER_PORT", 5004)))
 
     def instance_ports(self, count: int) -> tuple[int, ...]:
         if len(self.instances) >= count:
@@ -85,11 +90,15 @@ class Stack:
     bind_host: str = field(default_factory=lambda: os.environ.get("BIND_HOST")
                            or DEFAULT_BIND_HOST)
     instance_env: dict[str, dict[str, str]] = field(default_factory=dict)  # by child name
+    webhook_receiver: bool | None = None  # None: in the production topology only
 
     def __post_init__(self) -> None:
         self.topology = Topology(Path(self.endpoints), self.rasa_instances)
+        if self.webhook_receiver is None:
+            self.webhook_receiver = self.topology.proxied
         self.children: list[Child] = []
         self._commands: dict[str, list[str]] = {}  # for restart()
+        self._command_env: dict[str, dict[str, str]] = {}
         self._owns_state = self.state_dir is None
         self.state_dir = Path(self.state_dir or tempfile.mkdtemp(prefix="helpline-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -136,8 +145,16 @@ class Stack:
         return self._url(self.ports.simulator)
 
     @property
+    def receiver_url(self) -> str:
+        return self._url(self.ports.receiver)
+
+    @property
     def webhook_url(self) -> str:
-        return f"{self.rasa_url}/webhooks/whatsapp/webhook"
+        """Meta's callback URL: nginx in the production topology (it sends the webhooks to
+        the receiver), else the receiver if there is one, else Rasa."""
+        entry = self.receiver_url if self.webhook_receiver and not self.topology.proxied \
+            else self.rasa_url
+        return f"{entry}/webhooks/whatsapp/webhook"
 
     # --- environment --------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -224,9 +241,10 @@ class Stack:
         return not existed
 
     # --- processes -----------------------------------------------------------------------------
-    def _spawn(self, name: str, args: list[str]) -> Child:
+    def _spawn(self, name: str, args: list[str], env_extra: dict[str, str] | None = None) -> Child:
         self._commands[name] = args
-        env = {**self.env(), **self.instance_env.get(name, {})}
+        self._command_env[name] = dict(env_extra or {})
+        env = {**self.env(), **(env_extra or {}), **self.instance_env.get(name, {})}
         child = spawn(name, args, cwd=ROOT, env=env, log_dir=self.log_dir)
         self.children.append(child)
         return child
@@ -277,18 +295,32 @@ class Stack:
     def start_rasa(self, name: str) -> Child:
         """Start (or restart, after a fault test killed it) one Rasa instance."""
         index = self.rasa_names().index(name)
-        port = (self.ports.instance_ports(self.rasa_instances)[index]
-                if self.topology.proxied else self.ports.rasa)
+        port = self._rasa_ports()[index]
         self.children = [c for c in self.children if c.name != name]
-        return self._spawn(name, self._rasa_args(port))
+        nudges = {"WHATSAPP_NUDGE_LISTEN": f"{self.bind_host}:{port}"} \
+            if self.webhook_receiver else {}
+        return self._spawn(name, self._rasa_args(port), nudges)
+
+    def _rasa_ports(self) -> tuple[int, ...]:
+        return (self.ports.instance_ports(self.rasa_instances) if self.topology.proxied
+                else (self.ports.rasa,))
+
+    def _start_receiver(self) -> None:
+        nudge_to = ",".join(f"{self.local_host}:{port}" for port in self._rasa_ports())
+        self._spawn("receiver", [sys.executable, "-m", "stack.quiet",
+                                 "channels.whatsapp.receiver", "--host", self.bind_host,
+                                 "--port", str(self.ports.receiver)],
+                    {"WHATSAPP_NUDGE_TO": nudge_to})
 
     def _start_nginx(self) -> None:
         executable = nginx.binary()
         if executable is None:
             raise FileNotFoundError(nginx.INSTALL_HINT)
         upstream = self.ports.instance_ports(self.rasa_instances)
-        config = nginx.write_config(self.state_dir / "nginx", self.log_dir, self.bind_host,
-                                    self.ports.rasa, upstream, upstream_host=self.local_host)
+        config = nginx.write_config(
+            self.state_dir / "nginx", self.log_dir, self.bind_host, self.ports.rasa, upstream,
+            upstream_host=self.local_host,
+            webhook_port=self.ports.receiver if self.webhook_receiver else None)
         self._spawn("nginx", nginx.command(executable, config))
 
     def start(self, timeout: float = 240.0) -> Stack:
@@ -308,6 +340,8 @@ class Stack:
             self._spawn("actions", self._actions_args())
             for name in self.rasa_names():
                 self.start_rasa(name)
+            if self.webhook_receiver:
+                self._start_receiver()
             if self.topology.proxied:
                 self._start_nginx()
             if self.console:
@@ -323,6 +357,8 @@ class Stack:
         if self.simulator:
             self._wait("simulator", self.simulator_url + "/", timeout)
         self._wait("actions", f"{self.actions_url}/health", timeout)
+        if self.webhook_receiver:
+            self._wait("receiver", self._ready_url("receiver"), timeout)
         for name, url in zip(self.rasa_names(), self.instance_urls, strict=False):
             self.wait_rasa(name, url, timeout)
         if self.topology.proxied:
@@ -342,6 +378,7 @@ class Stack:
         return {"simulator": self.simulator_url + "/",
                 "actions": f"{self.actions_url}/health",
                 "nginx": f"{self.rasa_url}/status?token={self.api_token}",
+                "receiver": f"{self.receiver_url}/webhooks/whatsapp/ready",
                 "console": self.console_url + "/login"}[name]
 
     def kill(self, name: str) -> None:
@@ -355,7 +392,7 @@ class Stack:
         if self.child(name).alive():
             raise RuntimeError(f"{name} is still running")
         self.children = [c for c in self.children if c.name != name]
-        self._spawn(name, self._commands[name])
+        self._spawn(name, self._commands[name], self._command_env.get(name))
         self._wait(name, self._ready_url(name), timeout)
 
     def stop(self) -> None:

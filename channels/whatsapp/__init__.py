@@ -7,7 +7,8 @@ translate (to Rasa text/metadata), payloads (neutralising ``/`` and signed reply
 sender (the one outbox sender), pacing (Meta's limits), graph_client (Graph API), instances
 (heartbeats and leases), turn_guard (turns that cannot finish are not saved), runtime
 (background work of one instance), readiness, window (24-hour window), formatting (limits),
-replies (labels), tables, errors (+ errores_meta.yml), privacy, input (InputChannel).
+replies (labels), tables, errors (+ errores_meta.yml), privacy, webhook (the webhook's
+handlers), input (InputChannel), receiver (the webhook receiver process), nudge (its datagrams).
 """
 
 from channels.whatsapp.inbox import channel_events, recent_identity_changes, revoked_message_digests

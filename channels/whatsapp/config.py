@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from rasa.shared.exceptions import RasaException
 
+from channels.whatsapp.nudge import parse_addresses
+
 SANDBOX_ACCESS_TOKEN = "sandbox-token"
 SANDBOX_PHONE_NUMBER_ID = "sandbox-phone-id"
 SANDBOX_APP_SECRET = "sandbox-secret"
@@ -87,6 +89,9 @@ class WhatsAppConfig:
     template_language: str = DEFAULT_TEMPLATE_LANGUAGE
     sandbox: bool = False
     tuning: Tuning = field(default_factory=Tuning)
+    # nudge.py: where this Rasa instance hears of new messages (UDP), where a receiver sends
+    nudge_listen: tuple[str, int] | None = None
+    nudge_to: tuple[tuple[str, int], ...] = ()
 
     def __repr__(self) -> str:  # never print secrets
         return (
@@ -143,7 +148,19 @@ def load_config(env: Mapping[str, str] | None = None) -> WhatsAppConfig:
         template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or DEFAULT_TEMPLATE_LANGUAGE,
         sandbox=sandbox,
         tuning=Tuning.from_env(env),
+        **_nudge_settings(get),
     )
+
+
+def _nudge_settings(get: Callable[[str], str | None]) -> dict:
+    try:
+        listen = parse_addresses(get("WHATSAPP_NUDGE_LISTEN"))
+        send_to = parse_addresses(get("WHATSAPP_NUDGE_TO"))
+    except ValueError as error:
+        raise WhatsAppConfigError(f"WHATSAPP_NUDGE_LISTEN / WHATSAPP_NUDGE_TO: {error}") from None
+    if len(listen) > 1:
+        raise WhatsAppConfigError("WHATSAPP_NUDGE_LISTEN takes one host:port")
+    return {"nudge_listen": listen[0] if listen else None, "nudge_to": tuple(send_to)}
 
 
 def _refuse_sandbox_secrets(get: Callable[[str], str | None]) -> None:

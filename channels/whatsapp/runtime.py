@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from channels.whatsapp import inbox, instances, outbox, turn_guard
+from channels.whatsapp import inbox, instances, nudge, outbox, turn_guard
 from channels.whatsapp.config import WhatsAppConfig
 from channels.whatsapp.graph_client import GraphClient
 from channels.whatsapp.output import WhatsAppOutput
@@ -54,6 +54,7 @@ class ChannelRuntime:
         self._privacy_wake = asyncio.Event()
         self._stop_waking: Callable[[], Any] = lambda: None
         self._loops: list[asyncio.Task[Any]] = []
+        self._nudges: asyncio.DatagramTransport | None = None
         self.running = False
 
     def output_for(self, turn_digest: str | None = None) -> WhatsAppOutput:
@@ -73,6 +74,8 @@ class ChannelRuntime:
         self._loops = [asyncio.ensure_future(coro) for coro in
                        (self._heartbeat(), self.worker.run(), self.sender.run(),
                         self._privacy())]
+        if self.config.nudge_listen is not None:  # a receiver process stores the webhooks
+            self._nudges = await nudge.listen(self.config.nudge_listen, self.worker.nudge)
         self.running = True
         logger.info("WhatsApp channel instance %s started", self.instance_id)
 
@@ -122,6 +125,8 @@ class ChannelRuntime:
         if not self.running:
             return
         self.running = False
+        if self._nudges is not None:
+            self._nudges.close()
         started = time.monotonic()
         drain = self.tuning.drain_seconds
         given_back = await self.worker.stop(drain)

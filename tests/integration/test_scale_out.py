@@ -11,11 +11,16 @@ Checked from what the system stored and what the phones received:
   them while it holds the conversation's lock) end before the next turn's begin, and no
   lock is left in Redis.
 
-Then the same with ``kill -9`` of one instance mid-burst.
+Then the same with ``kill -9`` of one instance mid-burst, and with ``kill -9`` of the webhook
+receiver mid-burst (nginx then gives the webhooks to the instances, which serve the same
+webhook).
+
+nginx sends the webhooks to the webhook receiver (channels/whatsapp/receiver.py), which stores
+them and wakes the instances in turn; both instances' workers take the turns.
 
 The channel stores every message in the database inbox before answering 200, and the
 instances' workers take each sender's messages in order (channels/whatsapp/inbox.py), so a
-message acknowledged by the killed instance is replayed by the other one.
+turn cut by the kill is replayed by the other instance.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ import redis
 from cryptography.fernet import Fernet
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
+from sqlalchemy import func, select
 
+from channels.whatsapp.inbox import InboxState
+from channels.whatsapp.tables import inbox
 from handoff.queue import HandoffQueue
 from simulator import webhooks as wh
 from stack import Stack, StackPorts
@@ -122,7 +130,8 @@ async def _sender(client, stack, wa_id, texts, burst, sent, gap):
         await asyncio.sleep(gap * (0.5 + rng.random()))
 
 
-async def _burst(stack: Stack, phase: int, kill_after: int | None, gap: float = 0.2) -> Burst:
+async def _burst(stack: Stack, phase: int, kill_after: int | None, gap: float = 0.2,
+                 victim: str = "rasa-2") -> Burst:
     senders = {f"5699{phase}{i:06d}": texts_for(i) for i in range(SENDERS)}
     burst = Burst(senders)
     sent: list[str] = []
@@ -130,8 +139,8 @@ async def _burst(stack: Stack, phase: int, kill_after: int | None, gap: float = 
     async def killer() -> None:
         while len(sent) < kill_after:
             await asyncio.sleep(0.05)
-        burst.killed = "rasa-2"
-        stack.child("rasa-2").kill()
+        burst.killed = victim
+        stack.child(victim).kill()
 
     limits = httpx.Limits(max_connections=SENDERS)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
@@ -292,12 +301,25 @@ def killed_burst(cluster: Stack, calm_burst: Outcome) -> Outcome:
         cluster.start_rasa("rasa-2")  # leave the cluster whole for whatever runs next
 
 
+@pytest.fixture(scope="module")
+def receiver_killed_burst(cluster: Stack, killed_burst: Outcome) -> Outcome:
+    burst = asyncio.run(_burst(cluster, phase=3, kill_after=SENDERS * 5 // 3, victim="receiver"))
+    try:
+        return _outcome(cluster, burst)
+    finally:
+        cluster.restart("receiver")
+
+
 # --- two instances, no fault -------------------------------------------------------------
 def test_both_instances_took_part_and_every_webhook_was_acknowledged(cluster, calm_burst):
     assert set(calm_burst.burst.acks.values()) == {200}
     access = (cluster.log_dir / "nginx-access.log").read_text(encoding="utf-8")
     upstreams = {line.split()[3] for line in access.splitlines() if " POST " in line}
-    assert len(upstreams) == 2, upstreams
+    assert upstreams == {f"{cluster.local_host}:{cluster.ports.receiver}"}  # the receiver
+    with make_engine(cluster.env()["DATABASE_URL"]).connect() as conn:
+        takers = conn.execute(select(inbox.c.taken_by, func.count())
+                              .where(inbox.c.state == InboxState.DONE.value).group_by(inbox.c.taken_by)).all()
+    assert len(takers) == 2, takers  # both instances' workers ran turns
 
 
 def test_each_message_stored_once_and_answered_once(calm_burst):
@@ -362,5 +384,28 @@ def test_after_kill_every_message_stored_once_in_order_and_answered_once(killed_
 def test_after_kill_every_emergency_has_its_ticket(cluster, killed_burst):
     queue = HandoffQueue(make_engine(cluster.env()["DATABASE_URL"]))
     missing = [w for w, texts in killed_burst.burst.senders.items()
+               if texts[-1] == EMERGENCY and queue.open_ticket_for(w) is None]
+    assert missing == []
+
+
+# --- kill -9 of the webhook receiver mid-burst: nginx gives the webhooks to the instances ---
+def test_with_the_receiver_killed_every_webhook_was_still_acknowledged(cluster,
+                                                                       receiver_killed_burst):
+    assert receiver_killed_burst.burst.killed == "receiver"
+    assert set(receiver_killed_burst.burst.acks.values()) == {200}
+    access = (cluster.log_dir / "nginx-access.log").read_text(encoding="utf-8")
+    instances = {f"{cluster.local_host}:{port}" for port in cluster.ports.instance_ports(2)}
+    upstreams = {line.split()[3] for line in access.splitlines() if " POST " in line}
+    assert upstreams & instances  # the instances' own webhook took over
+
+
+def test_with_the_receiver_killed_every_message_stored_once_in_order_and_answered_once(
+        cluster, receiver_killed_burst):
+    assert receiver_killed_burst.missing_or_duplicated() == {}
+    assert receiver_killed_burst.out_of_order() == {}
+    assert receiver_killed_burst.unanswered() == {}
+    assert receiver_killed_burst.delivery_mismatch() == {}
+    queue = HandoffQueue(make_engine(cluster.env()["DATABASE_URL"]))
+    missing = [w for w, texts in receiver_killed_burst.burst.senders.items()
                if texts[-1] == EMERGENCY and queue.open_ticket_for(w) is None]
     assert missing == []
