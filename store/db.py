@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -22,6 +23,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
+T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "helpline.db"
 # A pooled connection unused for longer than this is pinged before it is used again (the
@@ -31,6 +33,9 @@ DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "helpline.db"
 # and SQLAlchemy then replaces every connection of the pool; each caller of the database
 # already retries (the webhook's 503 is retried by Meta, workers and the sender try again).
 PING_AFTER_IDLE_SECONDS = 5.0
+SQLITE_BUSY_TIMEOUT_MS = 30000
+# How often a latency-bound write looks again for SQLite's write lock (write_promptly).
+LOCK_POLL_SECONDS = 0.0005
 
 
 def database_url() -> str:
@@ -57,7 +62,7 @@ def make_engine(url: str | None = None, **options: object) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -83,6 +88,40 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             return
         if not engine.dialect.do_ping(dbapi_connection):
             raise DisconnectionError("the pooled connection was closed while idle")
+
+
+def write_promptly(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """``work(conn)`` in one transaction; on SQLite, waiting for the write lock by looking
+    again every ``LOCK_POLL_SECONDS`` instead of through SQLite's busy handler.
+
+    The busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, so a lock that another
+    process holds for 3 ms costs 8 ms, and one held for 12 ms costs 18 ms: measured on the
+    webhook's inbox write beside a Rasa instance, the wait for the lock was 19 ms at p95 for a
+    write of 1 ms. ``work`` must be safe to run again: a try that found the lock taken has
+    rolled back. Gives up after the usual busy timeout. Other databases: one plain try.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            return work(conn)
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    with engine.connect() as conn:
+        _busy_timeout(conn, 0)
+        try:
+            while True:
+                try:
+                    with conn.begin():
+                        return work(conn)
+                except OperationalError as error:
+                    if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                        raise
+                time.sleep(LOCK_POLL_SECONDS)
+        finally:
+            _busy_timeout(conn, SQLITE_BUSY_TIMEOUT_MS)
+
+
+def _busy_timeout(conn: Connection, milliseconds: int) -> None:
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={milliseconds}")
+    conn.commit()  # a PRAGMA starts no SQLite transaction; this ends SQLAlchemy's autobegin
 
 
 def create_schema(create: Callable[[], None], attempts: int = 5) -> None:

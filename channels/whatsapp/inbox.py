@@ -27,6 +27,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from channels.whatsapp.inbound import InboundEvent, InboundKind, InboundMessage, ParsedUpdate
 from channels.whatsapp.instances import live_ids_query
@@ -35,6 +36,7 @@ from channels.whatsapp.tables import engine, inbox, insert_ignoring_duplicates, 
 from channels.whatsapp.tables import outbox as outbox_table
 from channels.whatsapp.window import record_in
 from store.crypto import InvalidToken, data_keyring
+from store.db import write_promptly
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +128,15 @@ def store_updates(updates: list[ParsedUpdate], now: float | None = None) -> None
             latest[row["sender_digest"]] = max(latest.get(row["sender_digest"], 0.0),
                                                float(min(row["meta_ts"], now)))
         rows += [_event_row(e, now) for e in update_.events]
-    with engine(durable=True).begin() as conn:
+
+    def write(conn: Connection) -> None:  # run again if it found SQLite's write lock taken
         insert_ignoring_duplicates(conn, inbox, rows, "wamid_digest")
         record_in(conn, latest)
         for update_ in updates:
             for status in update_.statuses:
                 apply_status(conn, status, now)
+
+    write_promptly(engine(durable=True), write)
 
 
 def store_update(update_: ParsedUpdate, now: float | None = None) -> None:
