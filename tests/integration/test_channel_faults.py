@@ -20,13 +20,14 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from channels.whatsapp import recent_identity_changes, revoked_message_digests
 from channels.whatsapp.inbox import InboxState
@@ -139,38 +140,47 @@ async def send_burst(url: str, burst: Burst, at_ack: int | None = None,
         await asyncio.gather(*(one(client, s, t) for s, t in burst.plan.items()))
 
 
-def wait_for_a_turn_in_flight(faulty: Faulty, timeout: float = 60.0) -> None:
-    """Until some message is being processed, so that the kill cuts a turn (with a fixed
-    count of acknowledgements, a slow machine could still be storing webhooks then)."""
+def poll_database(faulty: Faulty, check: Callable[[Connection], str | None], timeout: float,
+                  interval: float) -> str | None:
+    """Run ``check`` every ``interval`` s, each time on a new snapshot, until it finds nothing
+    wrong (None) or ``timeout`` passed; returns its last complaint."""
     deadline = time.monotonic() + timeout
     with faulty.engine().connect() as conn:
-        while time.monotonic() < deadline:
-            if conn.execute(select(inbox.c.id).where(
-                    inbox.c.state == InboxState.PROCESSING.value).limit(1)).first():
-                return
-            conn.rollback()
-            time.sleep(0.01)
+        while True:
+            problem = check(conn)
+            conn.rollback()  # the next look sees what was committed since
+            if problem is None or time.monotonic() > deadline:
+                return problem
+            time.sleep(interval)
+
+
+def wait_for_a_turn_in_flight(faulty: Faulty, timeout: float = 60.0) -> None:
+    """Until some message is being processed, so that the kill cuts a turn (with a fixed
+    count of acknowledgements, a slow machine could still be storing webhooks then). If none
+    is, the test's own check of the cut turn says so."""
+    processing = select(inbox.c.id).where(inbox.c.state == InboxState.PROCESSING.value).limit(1)
+    poll_database(faulty, lambda conn: None if conn.execute(processing).first() else "idle",
+                  timeout, interval=0.01)
 
 
 # --- what happened --------------------------------------------------------------------------
 
 def wait_until_settled(faulty: Faulty, burst: Burst, timeout: float = SETTLE_TIMEOUT) -> None:
     digests = [faulty.ring.digest(w) for ws in burst.wamids.values() for w in ws]
-    deadline = time.monotonic() + timeout
-    with faulty.engine().connect() as conn:
-        while True:
-            states = Counter(conn.execute(select(inbox.c.state).where(
-                inbox.c.wamid_digest.in_(digests))).scalars())
-            open_out = conn.execute(select(outbox.c.id).where(
-                outbox.c.state.in_(["pending", "sending"])).limit(1)).first()
-            if states.get("done") == len(digests) and open_out is None:
-                return
-            if time.monotonic() > deadline:
-                logs = (faulty.stack.log_dir / "rasa.log").read_text(errors="replace")[-3000:]
-                raise AssertionError(f"not settled: inbox {dict(states)}, outbox open "
-                                     f"{open_out is not None}\n{logs}")
-            time.sleep(0.5)
-            conn.rollback()
+
+    def unsettled(conn: Connection) -> str | None:
+        states = Counter(conn.execute(select(inbox.c.state).where(
+            inbox.c.wamid_digest.in_(digests))).scalars())
+        open_out = conn.execute(select(outbox.c.id).where(
+            outbox.c.state.in_(["pending", "sending"])).limit(1)).first()
+        if states.get("done") == len(digests) and open_out is None:
+            return None
+        return f"inbox {dict(states)}, outbox open {open_out is not None}"
+
+    problem = poll_database(faulty, unsettled, timeout, interval=0.5)
+    if problem is not None:
+        logs = (faulty.stack.log_dir / "rasa.log").read_text(errors="replace")[-3000:]
+        raise AssertionError(f"not settled: {problem}\n{logs}")
 
 
 def tracker_message_ids(faulty: Faulty, sender: str) -> list[str]:
